@@ -1,0 +1,10 @@
+// One function per command; each lives in cmd_<name>.cpp and registers its subcommand.
+#pragma once
+
+#include "cli_common.h"
+
+namespace pagedump::cli {
+
+void register_version(Registry& r);
+
+}  // namespace pagedump::cli
