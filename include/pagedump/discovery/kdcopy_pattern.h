@@ -1,0 +1,34 @@
+// Recognises nt!KdCopyDataBlock in x64 kernel code, the routine that decodes the Windows 8+
+// encoded KDBG, and extracts the addresses the decoding needs (reference §6.4): the flag
+// nt!KdpDataBlockEncoded (compared with 0 first, and its address is itself a key), the block
+// nt!KdDebuggerDataBlock (a rip-relative lea), and the two 64-bit globals nt!KiWaitNever and
+// nt!KiWaitAlways (rip-relative qword loads), in a routine that byte-swaps and runs a loop of
+// Size/8 words. Instruction order differs between builds, so every plausible candidate is
+// returned in code order; the caller decides by decoding the block (tag 'KDBG', KernBase).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace pagedump {
+
+struct KdCopyDataBlockMatch {
+  std::uint64_t cmp_va = 0;                  // the `cmp byte [rip+x], 0`
+  std::uint64_t encoded_flag_va = 0;         // x: &KdpDataBlockEncoded
+  std::vector<std::uint64_t> lea_targets;    // rip-relative lea targets other than the flag
+  std::vector<std::uint64_t> qword_loads;    // mov/xor r64, qword [rip+x] targets, in order
+  std::vector<std::uint32_t> word_counts;    // immediates that read as a KDBG Size / 8
+  bool has_bswap = false;
+  std::uint64_t end_va = 0;                  // first byte after the decoded window
+};
+
+// Scans `code` (mapped at `code_va`) for KdCopyDataBlock-shaped routines. At most
+// `max_matches` are returned; each candidate window is at most 0x180 bytes, so the cost is
+// linear in the code size.
+std::vector<KdCopyDataBlockMatch> find_kdcopydatablock(std::span<const std::byte> code,
+                                                       std::uint64_t code_va,
+                                                       std::size_t max_matches = 16);
+
+}  // namespace pagedump

@@ -1,0 +1,118 @@
+#include "pagedump/discovery/kdcopy_pattern.h"
+
+#include <Zydis/Zydis.h>
+
+#include <algorithm>
+
+#include "pagedump/format/kdbg.h"
+
+namespace pagedump {
+namespace {
+
+constexpr std::size_t kWindow = 0x180;
+
+bool is_rip_relative(const ZydisDecodedOperand& op) {
+  return op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
+         op.mem.index == ZYDIS_REGISTER_NONE;
+}
+
+bool is_gpr64(const ZydisDecodedOperand& op) {
+  return op.type == ZYDIS_OPERAND_TYPE_REGISTER &&
+         ZydisRegisterGetClass(op.reg.value) == ZYDIS_REGCLASS_GPR64;
+}
+
+void push_unique(std::vector<std::uint64_t>& v, std::uint64_t x) {
+  if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+}
+
+// Decodes one window starting at the cmp; returns false when it is not the routine's shape.
+bool analyse(const ZydisDecoder& decoder, std::span<const std::byte> code, std::uint64_t code_va,
+             std::size_t start, KdCopyDataBlockMatch& m) {
+  std::size_t pos = start;
+  const std::size_t end = std::min(code.size(), start + kWindow);
+  bool first = true;
+  while (pos < end) {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder, code.data() + pos, end - pos, &insn, ops))) {
+      break;
+    }
+    const std::uint64_t va = code_va + pos;
+    if (first) {
+      // The anchor: cmp byte ptr [rip+x], 0.
+      ZyanU64 target = 0;
+      if (insn.mnemonic != ZYDIS_MNEMONIC_CMP || insn.operand_count_visible != 2 ||
+          !is_rip_relative(ops[0]) || ops[0].size != 8 ||
+          ops[1].type != ZYDIS_OPERAND_TYPE_IMMEDIATE || ops[1].imm.value.u != 0 ||
+          ZYAN_FAILED(ZydisCalcAbsoluteAddress(&insn, &ops[0], va, &target))) {
+        return false;
+      }
+      m.cmp_va = va;
+      m.encoded_flag_va = target;
+      first = false;
+    } else {
+      switch (insn.mnemonic) {
+        case ZYDIS_MNEMONIC_BSWAP: m.has_bswap = true; break;
+        case ZYDIS_MNEMONIC_LEA: {
+          ZyanU64 target = 0;
+          if (is_gpr64(ops[0]) && is_rip_relative(ops[1]) &&
+              ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[1], va, &target)) &&
+              target != m.encoded_flag_va) {
+            push_unique(m.lea_targets, target);
+          }
+          break;
+        }
+        case ZYDIS_MNEMONIC_MOV:
+        case ZYDIS_MNEMONIC_XOR: {
+          ZyanU64 target = 0;
+          if (insn.operand_count_visible == 2 && is_gpr64(ops[0]) && is_rip_relative(ops[1]) &&
+              ops[1].size == 64 &&
+              ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[1], va, &target))) {
+            push_unique(m.qword_loads, target);
+          }
+          break;
+        }
+        default: break;
+      }
+      for (std::size_t i = 0; i < insn.operand_count_visible; ++i) {
+        if (ops[i].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) continue;
+        const std::uint64_t imm = ops[i].imm.value.u;
+        if (imm < 0x800 / 8 && format::plausible_kdbg_size(static_cast<std::uint32_t>(imm * 8)) &&
+            imm * 8 >= format::kdbg_size::kXp) {
+          m.word_counts.push_back(static_cast<std::uint32_t>(imm));
+        }
+      }
+      if (insn.mnemonic == ZYDIS_MNEMONIC_RET) {
+        pos += insn.length;
+        break;
+      }
+    }
+    pos += insn.length;
+  }
+  m.end_va = code_va + pos;
+  return m.has_bswap && !m.lea_targets.empty() && m.qword_loads.size() >= 2;
+}
+
+}  // namespace
+
+std::vector<KdCopyDataBlockMatch> find_kdcopydatablock(std::span<const std::byte> code,
+                                                       std::uint64_t code_va,
+                                                       std::size_t max_matches) {
+  std::vector<KdCopyDataBlockMatch> out;
+  ZydisDecoder decoder;
+  if (ZYAN_FAILED(ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64))) {
+    return out;
+  }
+  // 80 3D disp32 00: cmp byte ptr [rip+disp32], 0
+  for (std::size_t i = 0; i + 7 <= code.size() && out.size() < max_matches; ++i) {
+    if (code[i] != std::byte{0x80} || code[i + 1] != std::byte{0x3D} ||
+        code[i + 6] != std::byte{0x00}) {
+      continue;
+    }
+    KdCopyDataBlockMatch m;
+    if (analyse(decoder, code, code_va, i, m)) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace pagedump

@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "pagedump/discovery/kdcopy_pattern.h"
+
+namespace {
+
+// A KdCopyDataBlock-shaped routine (GNU as, Intel syntax), with its data at fixed offsets:
+//   0x00 nop
+//   0x01 cmp byte ptr [rip+flag], 0        ; flag (KdpDataBlockEncoded) at 0x80
+//   0x08 mov rdx, rcx
+//   0x0b je done
+//   0x0d mov r9, qword ptr [rip+waitnever] ; KiWaitNever at 0x88
+//   0x14 lea r10, [rip+kdbg]               ; KdDebuggerDataBlock at 0xa0
+//   0x1b lea r11, [rip+flag]               ; the flag's address is a key
+//   0x22 mov r8d, 0x70                     ; 0x380 / 8 words
+//   0x28 loop: mov rax,[r10]; xor rax,r9; mov ecx,r9d; rol rax,cl; xor rax,r11; bswap rax
+//   0x3a xor rax, qword ptr [rip+waitalways] ; KiWaitAlways at 0x90
+//   0x41 mov [rdx],rax; add r10,8; add rdx,8; dec r8d; jne loop
+//   0x51 done: ret
+constexpr std::uint8_t kRoutine[] = {
+    0x90, 0x80, 0x3d, 0x78, 0x00, 0x00, 0x00, 0x00, 0x48, 0x89, 0xca, 0x74, 0x44, 0x4c,
+    0x8b, 0x0d, 0x74, 0x00, 0x00, 0x00, 0x4c, 0x8d, 0x15, 0x85, 0x00, 0x00, 0x00, 0x4c,
+    0x8d, 0x1d, 0x5e, 0x00, 0x00, 0x00, 0x41, 0xb8, 0x70, 0x00, 0x00, 0x00, 0x49, 0x8b,
+    0x02, 0x4c, 0x31, 0xc8, 0x44, 0x89, 0xc9, 0x48, 0xd3, 0xc0, 0x4c, 0x31, 0xd8, 0x48,
+    0x0f, 0xc8, 0x48, 0x33, 0x05, 0x4f, 0x00, 0x00, 0x00, 0x48, 0x89, 0x02, 0x49, 0x83,
+    0xc2, 0x08, 0x48, 0x83, 0xc2, 0x08, 0x41, 0xff, 0xc8, 0x75, 0xd7, 0xc3};
+
+std::vector<std::byte> code_with_routine_at(std::size_t offset, std::size_t total) {
+  std::vector<std::byte> code(total, std::byte{0xCC});
+  for (std::size_t i = 0; i < sizeof(kRoutine); ++i) code[offset + i] = std::byte{kRoutine[i]};
+  return code;
+}
+
+}  // namespace
+
+TEST(KdCopyPattern, FindsTheRoutineAndItsOperands) {
+  constexpr std::uint64_t kVa = 0xfffff8047ba01000ull;
+  auto code = code_with_routine_at(0, 0x100);
+  auto matches = pagedump::find_kdcopydatablock(code, kVa);
+  ASSERT_EQ(matches.size(), 1u);
+  const auto& m = matches[0];
+  EXPECT_EQ(m.cmp_va, kVa + 0x01);
+  EXPECT_EQ(m.encoded_flag_va, kVa + 0x80);
+  ASSERT_EQ(m.lea_targets.size(), 1u);  // the flag's own lea is not a KDBG candidate
+  EXPECT_EQ(m.lea_targets[0], kVa + 0xa0);
+  ASSERT_EQ(m.qword_loads.size(), 2u);
+  EXPECT_EQ(m.qword_loads[0], kVa + 0x88);  // KiWaitNever first
+  EXPECT_EQ(m.qword_loads[1], kVa + 0x90);  // then KiWaitAlways
+  EXPECT_TRUE(m.has_bswap);
+  ASSERT_EQ(m.word_counts.size(), 1u);
+  EXPECT_EQ(m.word_counts[0], 0x70u);
+  EXPECT_EQ(m.end_va, kVa + 0x52);
+}
+
+TEST(KdCopyPattern, FindsItDeepInsideOtherCode) {
+  constexpr std::uint64_t kVa = 0xfffff80000400000ull;
+  auto code = code_with_routine_at(0x1235, 0x4000);
+  auto matches = pagedump::find_kdcopydatablock(code, kVa);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].cmp_va, kVa + 0x1236);
+  EXPECT_EQ(matches[0].lea_targets[0], kVa + 0x1235 + 0xa0);
+}
+
+TEST(KdCopyPattern, RejectsTheShapeWithoutBswap) {
+  auto code = code_with_routine_at(0, 0x100);
+  code[0x37] = std::byte{0x90};  // bswap rax -> nop nop nop
+  code[0x38] = std::byte{0x90};
+  code[0x39] = std::byte{0x90};
+  EXPECT_TRUE(pagedump::find_kdcopydatablock(code, 0xfffff80000000000ull).empty());
+}
+
+TEST(KdCopyPattern, RejectsACompareWithNonZero) {
+  auto code = code_with_routine_at(0, 0x100);
+  code[0x07] = std::byte{0x01};  // cmp byte [rip+x], 1
+  EXPECT_TRUE(pagedump::find_kdcopydatablock(code, 0xfffff80000000000ull).empty());
+}
+
+TEST(KdCopyPattern, TruncatedRoutineAtEndOfCodeIsNotAMatch) {
+  auto code = code_with_routine_at(0, sizeof(kRoutine));
+  code.resize(0x30);
+  EXPECT_TRUE(pagedump::find_kdcopydatablock(code, 0xfffff80000000000ull).empty());
+  EXPECT_TRUE(pagedump::find_kdcopydatablock({}, 0).empty());
+}
