@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "pagedump/error.h"
@@ -16,6 +17,19 @@ namespace {
 std::uint64_t load_pointer(std::span<const std::byte> bytes, std::size_t at, bool is64) {
   if (is64) return format::load<std::uint64_t>(bytes, at);
   return format::load<std::uint32_t>(bytes, at);
+}
+
+// Compares two runs of the file in bounded chunks.
+bool same_bytes(const InputFile& file, std::uint64_t a, std::uint64_t b, std::uint64_t size) {
+  std::array<std::byte, 0x4000> x, y;
+  for (std::uint64_t done = 0; done < size;) {
+    const std::size_t n = std::size_t(std::min<std::uint64_t>(x.size(), size - done));
+    file.read_exact(a + done, std::span(x).first(n), "triage data block");
+    file.read_exact(b + done, std::span(y).first(n), "triage KPRCB copy");
+    if (!std::equal(x.begin(), x.begin() + n, y.begin())) return false;
+    done += n;
+  }
+  return true;
 }
 
 }  // namespace
@@ -34,7 +48,10 @@ CrashingProcessor TriageDump::crashing_processor(const TriageView& view) const {
     throw Error(ErrorKind::unsupported,
                 fmt::format("triage dump: no CONTEXT layout for MachineImageType {:#x}", machine_));
   }
-  const std::vector<std::byte> prcb = read_range(prcb_range_);
+  // Every KDBG offset into the KPRCB is 16 bits, so the head of the copy holds all that is
+  // needed; reading no more keeps memory bounded whatever size the copy claims.
+  const std::uint64_t head = std::min<std::uint64_t>(prcb_range_.size, 0x10000 + ctx_size);
+  const std::vector<std::byte> prcb = read_range({prcb_range_.offset, head});
 
   CrashingProcessor cpu;
   cpu.machine = machine_;
@@ -57,12 +74,8 @@ CrashingProcessor TriageDump::crashing_processor(const TriageView& view) const {
   if (k.KiProcessorBlock != 0 && view.read_virtual(slot_va, std::span(slot, ptr))) {
     cpu.prcb_va = load_pointer(slot, 0, is64_);
   } else {
-    std::vector<std::byte> candidate;
     for (const auto& b : blocks_) {
-      if (b.size != prcb.size()) continue;
-      candidate.resize(b.size);
-      file_->read_exact(b.file_offset, candidate, "triage data block");
-      if (std::equal(candidate.begin(), candidate.end(), prcb.begin())) {
+      if (b.size == prcb_range_.size && same_bytes(*file_, b.file_offset, prcb_range_.offset, b.size)) {
         cpu.prcb_va = b.address;
         break;
       }

@@ -449,6 +449,7 @@ void TriageParser::parse_drivers() {
   const std::uint64_t pool = d_.string_pool_range_.offset, pool_end = d_.string_pool_range_.end();
   d_.drivers_.reserve(f.driver_count);
   std::vector<char16_t> chars;
+  std::uint64_t string_bytes = 0;
   for (std::uint32_t i = 0; i < f.driver_count; ++i) {
     TriageDriver drv;
     drv.entry_offset = f.driver_list_offset + std::uint64_t(i) * d_.driver_stride_;
@@ -477,6 +478,15 @@ void TriageParser::parse_drivers() {
       fail(ErrorKind::inconsistent, {"DUMP_STRING Length", drv.string_offset}, length,
            fmt::format("driver {}'s name of that many UTF-16 characters runs past the string pool end {:#x}",
                        i, pool_end));
+    }
+    // Windows writes each name once; names sharing bytes would let a small pool expand
+    // into unbounded memory, so the decoded total may not exceed the pool.
+    string_bytes += 4 + std::uint64_t(length) * 2;
+    if (string_bytes > d_.string_pool_range_.size) {
+      fail(ErrorKind::inconsistent, {name_field.c_str(), drv.entry_offset}, drv.string_offset,
+           fmt::format("the driver names read so far take {:#x} bytes, more than the {:#x}-byte string pool: "
+                       "names overlap",
+                       string_bytes, d_.string_pool_range_.size));
     }
     chars.resize(length);
     file_.read_exact(drv.string_offset + 4, std::as_writable_bytes(std::span(chars)), "DUMP_STRING");
