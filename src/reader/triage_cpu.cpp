@@ -60,9 +60,11 @@ CrashingProcessor TriageDump::crashing_processor(const TriageView& view) const {
                 fmt::format("triage dump: KDBG OffsetPrcbNumber {:#x} is outside the {:#x}-byte KPRCB copy at {:#x}",
                             k.OffsetPrcbNumber, prcb.size(), prcb_range_.offset));
   }
-  // KPRCB.Number is a UCHAR on x86 but a USHORT on x64/ARM64; the byte after it on x86 is
-  // the reserved/spare byte and is zero there.
+  // KPRCB.Number is a USHORT on x64 (0x24 on 19041, as the KDBG says). 32-bit kernels have
+  // had a UCHAR and a ULONG there, so the 16 bits read are only trusted below
+  // NumberProcessors; otherwise the KPRCB is found by content.
   cpu.number = format::load<std::uint16_t>(prcb, k.OffsetPrcbNumber);
+  const bool number_ok = number_processors_ == 0 || cpu.number < number_processors_;
 
   // The KPRCB's VA is what KiProcessorBlock[Number] holds: the kernel's own definition,
   // which is what a debugger uses. Windows puts the KiProcessorBlock array in a data block.
@@ -71,7 +73,7 @@ CrashingProcessor TriageDump::crashing_processor(const TriageView& view) const {
   // array is not carried.
   std::byte slot[8] = {};
   const std::uint64_t slot_va = k.KiProcessorBlock + std::uint64_t(cpu.number) * ptr;
-  if (k.KiProcessorBlock != 0 && view.read_virtual(slot_va, std::span(slot, ptr))) {
+  if (number_ok && k.KiProcessorBlock != 0 && view.read_virtual(slot_va, std::span(slot, ptr))) {
     cpu.prcb_va = load_pointer(slot, 0, is64_);
   } else {
     for (const auto& b : blocks_) {
@@ -81,10 +83,14 @@ CrashingProcessor TriageDump::crashing_processor(const TriageView& view) const {
       }
     }
     if (cpu.prcb_va == 0) {
+      const std::string why =
+          number_ok ? fmt::format("KiProcessorBlock[{}] at {:#x} is not in the dump", cpu.number, slot_va)
+                    : fmt::format("KPRCB.Number {} is not below NumberProcessors {}", cpu.number,
+                                  number_processors_);
       throw Error(ErrorKind::not_present,
-                  fmt::format("triage dump: KiProcessorBlock[{}] at {:#x} is not in the dump and no data block "
-                              "holds the KPRCB copy, so the KPRCB's address is unknown",
-                              cpu.number, slot_va));
+                  fmt::format("triage dump: {} and no data block holds the KPRCB copy, so the KPRCB's "
+                              "address is unknown",
+                              why));
     }
   }
   if (!is64_) cpu.prcb_va &= 0xFFFFFFFFull;

@@ -592,10 +592,10 @@ void TriageParser::parse_data_blocks() {
     warn(fmt::format("the data-block contents are not back to back from the end of the table ({:#x})",
                      table_end));
   }
-  std::uint64_t last_end = 0;
+  std::uint64_t last_end = d_.data_page_range_.end();
   for (const auto& b : d_.blocks_) last_end = std::max(last_end, b.file_offset + b.size);
   if (last_end > f.valid_offset) {
-    warn(fmt::format("data-block contents reach {:#x}, over the \"TRGD\" marker at {:#x}", last_end,
+    warn(fmt::format("data-block (or data page) contents reach {:#x}, over the \"TRGD\" marker at {:#x}", last_end,
                      f.valid_offset));
   } else {
     std::array<std::byte, 4096> buf;
@@ -686,12 +686,14 @@ void TriageParser::run(std::span<const std::byte> main_header) {
     d_.kdbg_va_ = h.KdDebuggerDataBlock;
     d_.ps_loaded_module_list_ = h.PsLoadedModuleList;
     d_.mini_dump_fields_ = h.MiniDumpFields;
+    d_.number_processors_ = h.NumberProcessors;
   } else {
     auto h = format::load<format::DumpHeader32>(main_header);
     d_.machine_ = h.MachineImageType;
     d_.kdbg_va_ = h.KdDebuggerDataBlock;
     d_.ps_loaded_module_list_ = h.PsLoadedModuleList;
     d_.mini_dump_fields_ = h.MiniDumpFields;
+    d_.number_processors_ = h.NumberProcessors;
   }
   load_fields();
   check_extent();

@@ -292,3 +292,49 @@ TEST(TriageView, SignExtendedAddressesOn32Bit) {
   std::byte one[1];
   EXPECT_EQ(o->view->read_virtual(0x1234567800000000ull, one).status, ReadStatus::not_mapped);
 }
+
+TEST(TriageDataPage, MappedAtItsAddress) {
+  TempDir dir;
+  auto spec = typical_triage_spec(true);
+  spec.data_page.address = 0xffffc60000777000ull;
+  spec.data_page.bytes.assign(0x1000, std::byte{0xA5});
+  spec.data_page.bytes[0xFFF] = std::byte{0x5A};
+  auto built = build_triage_dump(spec);
+  auto o = open_built(dir, built, true);
+  EXPECT_EQ(o->dump->fields().data_page_address, 0xffffc60000777000u);
+  EXPECT_EQ(o->dump->data_page_range(), (FileRange{built.layout.data_page, 0x1000}));
+  EXPECT_TRUE(o->dump->warnings().empty()) << o->dump->warnings().front();
+  std::byte last[1];
+  ASSERT_TRUE(o->view->read_virtual(0xffffc60000777fffull, last));
+  EXPECT_EQ(last[0], std::byte{0x5A});
+  EXPECT_EQ(o->view->read_virtual(0xffffc60000778000ull, last).status, ReadStatus::not_mapped);
+}
+
+TEST(TriageCrashingProcessor, NumberBeyondNumberProcessorsFallsBackToContent) {
+  TempDir dir;
+  auto spec = typical_triage_spec(true);
+  spec.processors = 1;  // KPRCB.Number 1 is then not a valid KiProcessorBlock index
+  auto built = build_triage_dump(spec);
+  auto o = open_built(dir, built, true);
+  CrashingProcessor cpu = o->dump->crashing_processor(*o->view);
+  EXPECT_EQ(cpu.prcb_va, spec.blocks[1].address);  // the block equal to the copy
+  EXPECT_EQ(load<ContextAmd64>(cpu.context).Rip, typical::kCpuRip64);
+}
+
+TEST(TriageCrashingProcessor, NoWayToTheKprcbIsAClearError) {
+  TempDir dir;
+  auto spec = typical_triage_spec(true);
+  spec.blocks.erase(spec.blocks.begin(), spec.blocks.begin() + 2);  // no array, no KPRCB block
+  auto built = build_triage_dump(spec);
+  auto o = open_built(dir, built, true);
+  try {
+    o->dump->crashing_processor(*o->view);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::not_present);
+    EXPECT_NE(std::string(e.what()).find("KiProcessorBlock[1] at 0xfffff80012cfdc88 is not in the dump and no "
+                                         "data block holds the KPRCB copy"),
+              std::string::npos)
+        << e.what();
+  }
+}

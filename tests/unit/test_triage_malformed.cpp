@@ -148,6 +148,18 @@ INSTANTIATE_TEST_SUITE_P(
         OffsetCase{"DataBlocksOffset", offsetof(TriageDump64, DataBlocksOffset), 0, "the data-block table starts past SizeOfDump"}),
     [](const ::testing::TestParamInfo<OffsetCase>& p) { return std::string(p.param.name); });
 
+TEST(TriageMalformed, DataPageOffsetPastSizeOfDump) {
+  auto spec = typical_triage_spec(true);
+  spec.data_page.address = 0xffffc60000777000ull;
+  spec.data_page.bytes.assign(0x100, std::byte{1});
+  auto built = build_triage_dump(spec);
+  const auto at = std::uint32_t(built.layout.size_of_dump - 0x80);
+  built.patch(kT + offsetof(TriageDump64, DataPageOffset), at);
+  auto e = error_of(built);
+  EXPECT_CONTAINS(e, fmt::format("DataPageOffset (file offset 0x2068) = {:#x}", at));
+  EXPECT_CONTAINS(e, "the data page of 0x100 bytes would end at");
+}
+
 TEST(TriageMalformed, DriverCountDoesNotGiveAWholeStride) {
   auto built = typical64();  // 3 entries of 0x90 = 0x1b0 bytes before the pool
   built.patch(kT + offsetof(TriageDump64, DriverCount), std::uint32_t(4));

@@ -7,8 +7,11 @@
 //   shorter than the headers, ValidOffset outside the triage area or not holding "TRGD", a
 //   section (offset + size) past SizeOfDump, a count that cannot fit, a driver list whose
 //   stride (StringPoolOffset - DriverListOffset) / DriverCount is not whole or is shorter than
-//   an entry, a driver name outside the string pool, a KDBG copy without the "KDBG" tag, a
-//   data block outside SizeOfDump or wrapping the address space.
+//   an entry, a driver name outside the string pool (or names sharing pool bytes, which would
+//   let a small pool decode into unbounded memory), a KDBG copy without the "KDBG" tag or with
+//   a DebuggerDataSize outside 0x18..0x800, a data block outside SizeOfDump, wrapping the
+//   address space or (32-bit) with an address that is not a 32-bit value zero- or
+//   sign-extended.
 // - Warnings (warnings()): what Windows has always done but a reader does not depend on:
 //   ValidOffset != SizeOfDump - 4, an unusual driver stride, copy sizes that disagree with
 //   the KDBG's SizePrcb / SizeEProcess / SizeEThread, an unexpected MM storage version/size,
@@ -157,6 +160,7 @@ class TriageDump {
   std::uint64_t kd_debugger_data_block() const noexcept { return kdbg_va_; }
   std::uint64_t ps_loaded_module_list() const noexcept { return ps_loaded_module_list_; }
   std::uint32_t mini_dump_fields() const noexcept { return mini_dump_fields_; }
+  std::uint32_t number_processors() const noexcept { return number_processors_; }
 
   // The CONTEXT at ContextOffset (the faulting context on the samples), sized by the machine.
   FileRange context_range() const noexcept { return context_range_; }
@@ -217,6 +221,7 @@ class TriageDump {
   std::uint64_t kdbg_va_ = 0;
   std::uint64_t ps_loaded_module_list_ = 0;
   std::uint32_t mini_dump_fields_ = 0;
+  std::uint32_t number_processors_ = 0;
   TriageFields f_;
   FileRange context_range_, exception_range_, unloaded_range_, prcb_range_, process_range_,
       thread_range_, stack_range_, driver_list_range_, string_pool_range_, kdbg_range_,

@@ -166,6 +166,10 @@ BuiltTriage build_triage_dump(const TriageSpec& s) {
       store(w.bytes, L.blocks_table + i * sizeof e, e);
     }
   }
+  if (!s.data_page.bytes.empty()) {
+    if (!x64) throw std::invalid_argument("TRIAGE_DUMP32 has no data page fields");
+    L.data_page = w.append(s.data_page.bytes);
+  }
   w.zeros(s.padding_before_marker);
   L.valid_offset = w.zeros(4);
   if (s.write_marker) store(w.bytes, L.valid_offset, kTriageValid);
@@ -198,6 +202,9 @@ BuiltTriage build_triage_dump(const TriageSpec& s) {
     t.BrokenDriverOffset = broken;
     t.TriageOptions = s.triage_options;
     t.TopOfStack = s.top_of_stack;
+    t.DataPageAddress = s.data_page.bytes.empty() ? 0 : s.data_page.address;
+    t.DataPageOffset = u32(L.data_page);
+    t.DataPageSize = u32(s.data_page.bytes.size());
     t.DebuggerDataOffset = u32(L.kdbg);
     t.DebuggerDataSize = u32(s.kdbg.size());
     t.DataBlocksOffset = u32(L.blocks_table);

@@ -54,6 +54,7 @@ struct TriageSpec {
   std::vector<std::byte> kdbg;  // the decoded block; DebuggerDataSize = its size
   std::vector<TriageDriverSpec> drivers;
   std::vector<TriageBlockSpec> blocks;
+  TriageBlockSpec data_page;  // x64 only: DataPageAddress/Offset/Size; written after the blocks
   std::uint32_t triage_options = 0xFFFFFFFF;
   std::uint32_t service_pack_build = 0;
   std::size_t padding_before_marker = 0x40;  // zero bytes between the last block and "TRGD"
@@ -70,7 +71,7 @@ struct TriageLayout {
   std::uint64_t triage_header = 0;
   std::uint64_t context = 0, exception = 0, mm = 0, unloaded = 0, prcb = 0, process = 0, thread = 0,
                 stack = 0, kdbg = 0, driver_list = 0, string_pool = 0, string_pool_size = 0,
-                blocks_table = 0, block_data = 0, valid_offset = 0, size_of_dump = 0;
+                blocks_table = 0, block_data = 0, data_page = 0, valid_offset = 0, size_of_dump = 0;
   std::vector<std::uint64_t> driver_strings;  // DUMP_STRING offset per driver
   std::vector<std::uint64_t> block_offsets;   // content offset per block
   // File offset of a triage-header field given its offset inside TRIAGE_DUMP64/32.
