@@ -28,7 +28,11 @@ enum class PagingMode {
   x64_4level,  // IA-32e 4-level paging, 48-bit canonical VAs, 4 KiB / 2 MiB / 1 GiB pages
   x86_pae,     // 32-bit PAE: 4-entry PDPT, 4 KiB / 2 MiB pages, PAs beyond 4 GiB
   x86_legacy,  // 32-bit without PAE, CR4.PSE set: 4 KiB / 4 MiB pages (PSE-36 for PAs >= 4 GiB)
-  arm64_4k,    // AArch64 stage 1, 4 KiB granule, 48-bit VAs, 4 KiB / 2 MiB / 1 GiB pages
+  arm64_4k,    // AArch64 stage 1, 4 KiB granule, 48-bit VAs, 4 KiB / 2 MiB / 1 GiB pages.
+               // A Windows ARM64 dump gives one root, which Windows uses for TTBR0 and TTBR1
+               // alike: both halves (bits 63..48 all 0 or all 1) index it with VA bits 47..39,
+               // so 0x0000'8xxx'xxxx'xxxx and 0xFFFF'8xxx'xxxx'xxxx alias. FEAT_LPA2
+               // (52-bit output addresses) is not handled: output addresses are bits 47..12.
 };
 
 std::string_view to_string(PagingMode mode) noexcept;
@@ -90,7 +94,9 @@ struct TablePage {
   std::uint64_t size = 0;  // bytes of the table: 4096, or 32 for the PAE PDPT
   int level = 0;           // level of the entries it holds
   std::uint64_t va = 0;    // first VA its entries translate, on the path that reached it
-  ReadStatus status = ReadStatus::ok;  // not ok: it could not be read and was skipped
+  // Not ok: it could not be read and its VAs were skipped. Unreadable tables are not
+  // remembered, so one is reported again for each entry that leads to it.
+  ReadStatus status = ReadStatus::ok;
   friend bool operator==(const TablePage&, const TablePage&) = default;
 };
 
@@ -104,9 +110,6 @@ struct WalkSummary {
   std::uint64_t unreadable_tables = 0;  // table pages reported with a failed status
   std::uint64_t repeated_tables = 0;    // entries not followed: their table was already entered
                                         // at that level during this walk
-  std::uint64_t foreign_tables = 0;     // entries not followed: their table lies outside
-                                        // PhysicalMemory::ranges() (a source whose reads and
-                                        // ranges disagree)
   bool stopped = false;                 // a callback returned false
 };
 
@@ -151,10 +154,13 @@ class AddressSpace : public VirtualMemory {
   // followed. A page table that is a tree plus self-map entries (Windows' PML4 self-reference)
   // is reported completely, self-map VAs included, because there each (page, level) pair has
   // one path. For tables that alias (several entries leading to the same table at one level,
-  // or cycles), only the first path is reported; every table page and leaf page is still
-  // reported once, which is all a dump writer needs. Work is thus at most (levels - 1) x
-  // 512 x pages of the image, and memory is one bit per 4 KiB page of PhysicalMemory::ranges()
-  // and level below the top (e.g. 6 MiB for a 64 GiB x64 image), held during the call only.
+  // or cycles), only the first path in VA order is reported: every table page and every leaf
+  // page is still reported at least once, which is what a dump writer needs, but aliased VAs
+  // are not. (With a clipped range, a table first met through a path that only partly
+  // intersects the range is not re-entered for the rest.) Work is thus at most levels x 512
+  // entries per distinct table page read; memory is a set of (page, level) bits, in words of
+  // 64 pages that exist only once a table page in them was read, held during the call only:
+  // it follows the number of table pages read, never the size the image claims.
   // Under ARM64, where one root serves both halves, each half is a separate walk.
   WalkSummary for_each_mapping(std::uint64_t first_va, std::uint64_t last_va,
                                const MappingCallback& on_mapping,
