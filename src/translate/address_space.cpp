@@ -20,7 +20,9 @@ std::string_view to_string(PagingMode mode) noexcept {
   return "unknown paging mode";
 }
 
-int paging_levels(PagingMode mode) noexcept { return paging::shape(mode).levels; }
+int paging_levels(PagingMode mode) noexcept {
+  return paging::shape(mode).levels;
+}
 
 std::string_view entry_name(PagingMode mode, int level) noexcept {
   if (mode == PagingMode::arm64_4k) {
@@ -72,12 +74,12 @@ std::string describe(const Translation& t, PagingMode mode) {
       return fmt::format("{} at PA {:#x} for VA {:#x} is not {} ({:#x})", name, t.entry_pa, t.va,
                          mode == PagingMode::arm64_4k ? "valid" : "present", t.entry);
     case TranslationFault::reserved_encoding:
-      return fmt::format("{} at PA {:#x} for VA {:#x} uses an encoding reserved at this level "
-                         "({}) ({:#x})",
-                         name, t.entry_pa, t.va,
-                         mode == PagingMode::arm64_4k ? "block or reserved descriptor type"
-                                                      : "page-size bit set",
-                         t.entry);
+      return fmt::format(
+          "{} at PA {:#x} for VA {:#x} uses an encoding reserved at this level "
+          "({}) ({:#x})",
+          name, t.entry_pa, t.va,
+          mode == PagingMode::arm64_4k ? "block or reserved descriptor type" : "page-size bit set",
+          t.entry);
     case TranslationFault::table_unreadable:
       return fmt::format("{} for VA {:#x} is at PA {:#x}, which cannot be read: {}", name, t.va,
                          t.entry_pa,

@@ -16,16 +16,18 @@ constexpr std::uint64_t kAddr48 = 0x0000FFFFFFFFF000ull;
 constexpr std::uint64_t kAddr48Block2M = 0x0000FFFFFFE00000ull;
 constexpr std::uint64_t kAddr48Block1G = 0x0000FFFFC0000000ull;
 
-constexpr std::uint64_t kPresent = 1;          // x86: P, AArch64: valid
-constexpr std::uint64_t kPageSizeBit = 0x80;   // x86: PS
-constexpr std::uint64_t kArmTableOrPage = 2;   // AArch64 descriptor bit 1
+constexpr std::uint64_t kPresent = 1;         // x86: P, AArch64: valid
+constexpr std::uint64_t kPageSizeBit = 0x80;  // x86: PS
+constexpr std::uint64_t kArmTableOrPage = 2;  // AArch64 descriptor bit 1
 
 constexpr ModeShape kX64{4, 8, {{}, {12, 9}, {21, 9}, {30, 9}, {39, 9}}};
 constexpr ModeShape kPae{3, 8, {{}, {12, 9}, {21, 9}, {30, 2}, {}}};
 constexpr ModeShape kLegacy{2, 4, {{}, {12, 10}, {22, 10}, {}, {}}};
 constexpr ModeShape kArm64{4, 8, {{}, {12, 9}, {21, 9}, {30, 9}, {39, 9}}};
 
-DecodedEntry table(std::uint64_t address) { return {EntryKind::table, address, 0}; }
+DecodedEntry table(std::uint64_t address) {
+  return {EntryKind::table, address, 0};
+}
 DecodedEntry leaf(std::uint64_t address, std::uint64_t size) {
   return {EntryKind::leaf, address, size};
 }
@@ -35,7 +37,8 @@ constexpr DecodedEntry kReserved{EntryKind::reserved, 0, 0};
 DecodedEntry decode_x64(int level, std::uint64_t e) {
   if (!(e & kPresent)) return kInvalid;
   switch (level) {
-    case 4: return (e & kPageSizeBit) ? kReserved : table(e & kAddr52);  // PS is reserved in a PML4E
+    case 4:
+      return (e & kPageSizeBit) ? kReserved : table(e & kAddr52);  // PS is reserved in a PML4E
     case 3: return (e & kPageSizeBit) ? leaf(e & kAddr52Page1G, kHugePage1G) : table(e & kAddr52);
     case 2: return (e & kPageSizeBit) ? leaf(e & kAddr52Page2M, kLargePage2M) : table(e & kAddr52);
     default: return leaf(e & kAddr52, kPageSize);  // bit 7 of a PTE is PAT
@@ -101,7 +104,7 @@ DecodedEntry decode_entry(PagingMode mode, int level, std::uint64_t entry) noexc
 
 std::uint64_t root_from_dtb(PagingMode mode, std::uint64_t dtb) noexcept {
   switch (mode) {
-    case PagingMode::x64_4level: return dtb & kAddr52;  // bits 0..11: PCID or PWT/PCD
+    case PagingMode::x64_4level: return dtb & kAddr52;   // bits 0..11: PCID or PWT/PCD
     case PagingMode::x86_pae: return dtb & 0xFFFFFFE0u;  // 32-byte aligned PDPT below 4 GiB
     case PagingMode::x86_legacy: return dtb & 0xFFFFF000u;
     case PagingMode::arm64_4k: return dtb & kAddr48;  // bit 0 CnP, bits 48..63 ASID

@@ -24,7 +24,8 @@ void MemoryImage::map(std::uint64_t pa, std::uint64_t size) {
   std::vector<PhysicalRange> kept;
   for (const PhysicalRange& r : ranges_) {
     const std::uint64_t r_last = r.base + (r.size - 1);
-    const bool apart = (r_last < first && first - r_last > 1) || (r.base > last && r.base - last > 1);
+    const bool apart =
+        (r_last < first && first - r_last > 1) || (r.base > last && r.base - last > 1);
     if (apart) {
       kept.push_back(r);
     } else {  // overlapping or touching: merge

@@ -54,7 +54,7 @@ class MemoryImage : public PhysicalMemory {
   const PhysicalRange* range_at(std::uint64_t pa) const;
 
   std::string name_;
-  std::vector<PhysicalRange> ranges_;  // ascending, disjoint, not touching
+  std::vector<PhysicalRange> ranges_;    // ascending, disjoint, not touching
   std::map<std::uint64_t, Page> pages_;  // written pages, by page number
   std::optional<std::uint64_t> truncated_from_;
   std::vector<CpuState> cpus_;

@@ -25,7 +25,9 @@ PageTableBuilder::PageTableBuilder(MemoryImage& image, PagingMode mode, std::uin
                                    std::uint64_t pool_size, Options options)
     : image_(image),
       mode_(mode),
-      levels_(mode == PagingMode::x86_legacy ? 2 : mode == PagingMode::x86_pae ? 3 : 4),
+      levels_(mode == PagingMode::x86_legacy ? 2
+              : mode == PagingMode::x86_pae  ? 3
+                                             : 4),
       pool_next_(pool_base),
       pool_end_(pool_base + pool_size) {
   if (pool_base % kPageSize || pool_size % kPageSize || pool_size == 0) {
@@ -58,9 +60,13 @@ std::uint64_t PageTableBuilder::index(std::uint64_t va, int level) const {
   return (va >> shift(level)) & ((std::uint64_t{1} << index_bits(level)) - 1);
 }
 
-unsigned PageTableBuilder::entry_size() const { return mode_ == PagingMode::x86_legacy ? 4 : 8; }
+unsigned PageTableBuilder::entry_size() const {
+  return mode_ == PagingMode::x86_legacy ? 4 : 8;
+}
 
-bool PageTableBuilder::present(std::uint64_t entry) const { return entry & 1; }
+bool PageTableBuilder::present(std::uint64_t entry) const {
+  return entry & 1;
+}
 
 bool PageTableBuilder::is_leaf(std::uint64_t entry, int level) const {
   if (level == 1) return true;
@@ -141,9 +147,9 @@ void PageTableBuilder::map(std::uint64_t va, std::uint64_t pa, std::uint64_t siz
   for (int l = 1; l <= levels_; ++l) {
     if (page_size == std::uint64_t{1} << shift(l)) level = l;
   }
-  const bool allowed = level == 1 || level == 2 ||
-                       (level == 3 && (mode_ == PagingMode::x64_4level ||
-                                       mode_ == PagingMode::arm64_4k));
+  const bool allowed =
+      level == 1 || level == 2 ||
+      (level == 3 && (mode_ == PagingMode::x64_4level || mode_ == PagingMode::arm64_4k));
   if (level == 0 || !allowed) {
     misuse(fmt::format("page size {:#x} does not exist in this mode", page_size));
   }

@@ -150,8 +150,8 @@ TEST_F(SmallX64, UnreadableTableIsReportedAndSkipped) {
   EXPECT_EQ(c.summary.unreadable_tables, 1u);
   EXPECT_EQ(c.summary.tables, 7u);
   ASSERT_EQ(c.tables.size(), 8u);
-  EXPECT_EQ(c.tables[6], (TablePage{0x1b3000, 0x1000, 1, 0xfffff80000000000,
-                                    ReadStatus::not_present}));
+  EXPECT_EQ(c.tables[6],
+            (TablePage{0x1b3000, 0x1000, 1, 0xfffff80000000000, ReadStatus::not_present}));
 }
 
 TEST_F(SmallX64, CallbacksCanStopTheWalk) {
@@ -184,9 +184,8 @@ TEST_F(SmallX64, SelfMapIsEnumeratedCompletely) {
   expect_ascending(c.mappings);
   // The PTE of 0xfffff80000001000 is visible at MiGetPteAddress(va) = 0xFFFFF6FC00000008, a
   // page of the self-map whose PA is the PT page.
-  const auto pt_page = std::find_if(c.mappings.begin(), c.mappings.end(), [](const Mapping& m) {
-    return m.va == 0xFFFFF6FC00000000ull;
-  });
+  const auto pt_page = std::find_if(c.mappings.begin(), c.mappings.end(),
+                                    [](const Mapping& m) { return m.va == 0xFFFFF6FC00000000ull; });
   ASSERT_NE(pt_page, c.mappings.end());
   EXPECT_EQ(pt_page->pa, 0x1b3000u);
   for (const Mapping& m : c.mappings) {
@@ -221,7 +220,8 @@ TEST(EnumerateHostile, X64SharedTablesDoNotMultiply) {
   // each table is entered once.
   MemoryImage image;
   PageTableBuilder pt(image, PagingMode::x64_4level, 0x10000, 0x4000);
-  const std::uint64_t pdpt = pt.allocate_table(), pd = pt.allocate_table(), ptp = pt.allocate_table();
+  const std::uint64_t pdpt = pt.allocate_table(), pd = pt.allocate_table(),
+                      ptp = pt.allocate_table();
   for (unsigned i = 0; i < 512; ++i) {
     image.write_u64(pt.dtb() + i * 8, pt.table_entry(pdpt, 4));
     image.write_u64(pdpt + i * 8, pt.table_entry(pd, 3));

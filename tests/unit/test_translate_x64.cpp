@@ -254,6 +254,10 @@ TEST_F(X64, SelfMapExposesEveryLevelOfEntries) {
   PageTableBuilder b(img, PagingMode::x64_4level, 0x1ad000, 0x40000);
   EXPECT_EQ(b.self_map_entry_va(0x1ED, kernel_va, 1), 0xFFFFF6FC00091A28ull);
   EXPECT_EQ(b.self_map_entry_va(0x1ED, kernel_va, 4), 0xFFFFF6FB7DBEDF80ull);
+  // A randomised one: KDBG.PteBase 0xfffffd8000000000 in the 19041 triage sample is index 0x1FB;
+  // the PTE of that machine's kernel base 0xfffff8047ba00000 is then at 0xfffffdfc023dd000.
+  EXPECT_EQ(b.add_self_map(0x1FB), 0xfffffd8000000000ull);
+  EXPECT_EQ(b.self_map_entry_va(0x1FB, 0xfffff8047ba00000, 1), 0xfffffdfc023dd000ull);
 }
 
 TEST_F(X64, CacheServesRepeatsUntilCleared) {

@@ -170,7 +170,7 @@ class AddressSpace : public VirtualMemory {
 
  private:
   struct CacheEntry {
-    std::uint64_t va = 0;  // page-aligned base of the leaf
+    std::uint64_t va = 0;    // page-aligned base of the leaf
     std::uint64_t size = 0;  // 0: empty slot
     std::uint64_t pa = 0;
     int level = 0;
