@@ -1,0 +1,208 @@
+#include "pagedump/translate/address_space.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "paging_format.h"
+
+namespace pagedump {
+
+std::string_view to_string(PagingMode mode) noexcept {
+  switch (mode) {
+    case PagingMode::x64_4level: return "x64 4-level";
+    case PagingMode::x86_pae: return "x86 PAE";
+    case PagingMode::x86_legacy: return "x86 non-PAE";
+    case PagingMode::arm64_4k: return "ARM64 4 KiB granule";
+  }
+  return "unknown paging mode";
+}
+
+int paging_levels(PagingMode mode) noexcept {
+  return paging::shape(mode).levels;
+}
+
+std::string_view entry_name(PagingMode mode, int level) noexcept {
+  if (mode == PagingMode::arm64_4k) {
+    switch (level) {
+      case 4: return "level 0 descriptor";
+      case 3: return "level 1 descriptor";
+      case 2: return "level 2 descriptor";
+      case 1: return "level 3 descriptor";
+      default: return "descriptor";
+    }
+  }
+  switch (level) {
+    case 4: return "PML4E";
+    case 3: return "PDPTE";
+    case 2: return "PDE";
+    case 1: return "PTE";
+    default: return "entry";
+  }
+}
+
+static std::string size_name(std::uint64_t size) {
+  switch (size) {
+    case kPageSize: return "4 KiB";
+    case kLargePage2M: return "2 MiB";
+    case kLargePage4M: return "4 MiB";
+    case kHugePage1G: return "1 GiB";
+  }
+  return fmt::format("{:#x}-byte", size);
+}
+
+std::string describe(const Translation& t, PagingMode mode) {
+  const std::string_view name = entry_name(mode, t.level);
+  switch (t.fault) {
+    case TranslationFault::none:
+      if (t.ok()) {
+        return fmt::format("VA {:#x} -> PA {:#x} ({} page, {} {:#x} at PA {:#x})", t.va, t.pa,
+                           size_name(t.page_size), name, t.entry, t.entry_pa);
+      }
+      break;
+    case TranslationFault::outside_address_space:
+      switch (mode) {
+        case PagingMode::x64_4level:
+          return fmt::format("VA {:#x} is not canonical (bits 63..47 differ)", t.va);
+        case PagingMode::arm64_4k:
+          return fmt::format("VA {:#x} is outside both 48-bit halves (bits 63..48 differ)", t.va);
+        default: return fmt::format("VA {:#x} is beyond the 32-bit address space", t.va);
+      }
+    case TranslationFault::entry_not_valid:
+      return fmt::format("{} at PA {:#x} for VA {:#x} is not {} ({:#x})", name, t.entry_pa, t.va,
+                         mode == PagingMode::arm64_4k ? "valid" : "present", t.entry);
+    case TranslationFault::reserved_encoding:
+      return fmt::format(
+          "{} at PA {:#x} for VA {:#x} uses an encoding reserved at this level "
+          "({}) ({:#x})",
+          name, t.entry_pa, t.va,
+          mode == PagingMode::arm64_4k ? "block or reserved descriptor type" : "page-size bit set",
+          t.entry);
+    case TranslationFault::table_unreadable:
+      return fmt::format("{} for VA {:#x} is at PA {:#x}, which cannot be read: {}", name, t.va,
+                         t.entry_pa,
+                         describe(ReadResult{t.status, t.entry_pa, t.file_offset}, "physical"));
+  }
+  return fmt::format("VA {:#x}: translation failed", t.va);
+}
+
+AddressSpace::AddressSpace(const PhysicalMemory& memory, PagingMode mode, std::uint64_t dtb)
+    : memory_(&memory), mode_(mode), dtb_(dtb), root_(paging::root_from_dtb(mode, dtb)) {}
+
+bool AddressSpace::in_address_space(std::uint64_t va) const noexcept {
+  switch (mode_) {
+    case PagingMode::x64_4level: {
+      const std::uint64_t top = va >> 47;
+      return top == 0 || top == 0x1FFFF;
+    }
+    case PagingMode::arm64_4k: {
+      // One root serves TTBR0 and TTBR1 (as Windows sets them up), so both halves index the
+      // top table with bits 47..39 and 0x0000'8000'0000'0000 aliases 0xFFFF'8000'0000'0000.
+      const std::uint64_t top = va >> 48;
+      return top == 0 || top == 0xFFFF;
+    }
+    case PagingMode::x86_pae:
+    case PagingMode::x86_legacy: return va <= 0xFFFFFFFFu;
+  }
+  return false;
+}
+
+Translation AddressSpace::walk(std::uint64_t va) const {
+  Translation t;
+  t.va = va;
+  if (!in_address_space(va)) {
+    t.status = ReadStatus::not_mapped;
+    t.fault = TranslationFault::outside_address_space;
+    return t;
+  }
+  const paging::ModeShape& s = paging::shape(mode_);
+  std::uint64_t table = root_;
+  for (int level = s.levels; level >= 1; --level) {
+    t.level = level;
+    t.entry = 0;
+    t.entry_pa = table + paging::entry_index(s, level, va) * s.entry_size;
+    std::array<std::byte, 8> raw{};
+    const ReadResult r = memory_->read_physical(t.entry_pa, std::span(raw).first(s.entry_size));
+    if (!r) {
+      t.status = r.status;
+      t.fault = TranslationFault::table_unreadable;
+      t.file_offset = r.file_offset;
+      return t;
+    }
+    std::memcpy(&t.entry, raw.data(), sizeof t.entry);  // little-endian; 4-byte entries zero-extend
+    const paging::DecodedEntry d = paging::decode_entry(mode_, level, t.entry);
+    switch (d.kind) {
+      case paging::EntryKind::invalid:
+        t.status = ReadStatus::not_mapped;
+        t.fault = TranslationFault::entry_not_valid;
+        return t;
+      case paging::EntryKind::reserved:
+        t.status = ReadStatus::not_mapped;
+        t.fault = TranslationFault::reserved_encoding;
+        return t;
+      case paging::EntryKind::leaf:
+        t.status = ReadStatus::ok;
+        t.page_size = d.size;
+        t.pa = d.address + (va & (d.size - 1));
+        return t;
+      case paging::EntryKind::table: table = d.address; break;
+    }
+  }
+  // Level 1 entries are never tables, so the loop always returns.
+  t.status = ReadStatus::not_mapped;
+  t.fault = TranslationFault::reserved_encoding;
+  return t;
+}
+
+Translation AddressSpace::translate(std::uint64_t va) const {
+  for (const CacheEntry& c : cache_) {
+    if (c.size != 0 && va - c.va < c.size) {
+      Translation t;
+      t.status = ReadStatus::ok;
+      t.va = va;
+      t.pa = c.pa + (va - c.va);
+      t.page_size = c.size;
+      t.level = c.level;
+      t.entry = c.entry;
+      t.entry_pa = c.entry_pa;
+      return t;
+    }
+  }
+  Translation t = walk(va);
+  if (t.ok()) {
+    const std::uint64_t offset = va & (t.page_size - 1);
+    cache_[cache_next_] = {va - offset, t.page_size, t.pa - offset, t.level, t.entry, t.entry_pa};
+    cache_next_ = (cache_next_ + 1) % kCacheSlots;
+  }
+  return t;
+}
+
+void AddressSpace::clear_cache() const noexcept {
+  for (CacheEntry& c : cache_) c = CacheEntry{};
+  cache_next_ = 0;
+}
+
+ReadResult AddressSpace::read_virtual(std::uint64_t va, std::span<std::byte> out) const {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t cur = va + done;  // wraps like the processor's linear address would
+    const Translation t = translate(cur);
+    if (!t) return ReadResult{t.status, cur, t.file_offset};
+    const std::uint64_t left_in_page = t.page_size - (cur & (t.page_size - 1));
+    const std::size_t chunk =
+        static_cast<std::size_t>(std::min<std::uint64_t>(left_in_page, out.size() - done));
+    const ReadResult r = memory_->read_physical(t.pa, out.subspan(done, chunk));
+    if (!r) {
+      // Map the failing PA back to its VA; a source that names an address outside the request
+      // gets the start of the chunk.
+      const std::uint64_t into = r.address - t.pa;
+      return ReadResult{r.status, cur + (into < chunk ? into : 0), r.file_offset};
+    }
+    done += chunk;
+  }
+  return ReadResult{};
+}
+
+}  // namespace pagedump
