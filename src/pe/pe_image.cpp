@@ -39,7 +39,7 @@ void PeImage::read_bytes(std::uint32_t rva, std::span<std::byte> out,
   if (!r) {
     throw Error(kind_of(r.status),
                 fmt::format("{} at {:#x}: cannot read {} (rva {:#x}, {:#x} bytes): {}", what_,
-                            base_, field, rva, out.size(), describe(r, "address")));
+                            base_, field, rva, out.size(), describe(r, space_)));
   }
 }
 
@@ -84,11 +84,13 @@ PeImage PeImage::read(const VirtualMemory& vm, std::uint64_t base, std::string w
       [&vm, base](std::uint32_t rva, std::span<std::byte> out) {
         return vm.read_virtual(base + rva, out);
       },
-      base, std::move(what));
+      base, std::move(what), "virtual");
 }
 
-PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what) {
+PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
+                      std::string space) {
   PeImage img;
+  img.space_ = std::move(space);
   img.reader_ = std::move(reader);
   img.what_ = std::move(what);
   img.base_ = base;

@@ -71,8 +71,10 @@ class PeImage {
  public:
   // Reads and checks the DOS and NT headers and the section table. `base` is the address the
   // image is mapped at (used in messages and for absolute addresses), `what` names it
-  // ("PE image", "kernel image"...). Throws pagedump::Error.
-  static PeImage read(RvaReader reader, std::uint64_t base, std::string what = "PE image");
+  // ("PE image", "kernel image"...), `space` names the reader's address space in messages
+  // ("image", "virtual", "physical"). Throws pagedump::Error.
+  static PeImage read(RvaReader reader, std::uint64_t base, std::string what = "PE image",
+                      std::string space = "image");
   // The same over virtual memory: the image mapped at VA `base`.
   static PeImage read(const VirtualMemory& vm, std::uint64_t base, std::string what = "PE image");
 
@@ -114,6 +116,7 @@ class PeImage {
 
   RvaReader reader_;
   std::string what_;
+  std::string space_;
   std::uint64_t base_ = 0;
   std::uint32_t e_lfanew_ = 0;
   std::uint16_t machine_ = 0;
