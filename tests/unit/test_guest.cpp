@@ -14,6 +14,7 @@
 #include "pagedump/format/dump_header.h"
 #include "pagedump/format/kdbg.h"
 #include "pagedump/format/version_block.h"
+#include "pagedump/discovery/kdcopy_pattern.h"
 #include "pagedump/error.h"
 #include "pagedump/pe/pe_image.h"
 #include "support/temp_dir.h"
@@ -305,6 +306,29 @@ TEST(Guest, X64KdCopyDataBlockDecodesToTheIntendedInstructions) {
   EXPECT_EQ(seen[20].rip_target, t.kdbg_va);
   // The jumps land on the loop heads and the plain copy.
   EXPECT_EQ(std::to_integer<int>(code[11]), 81 - 12);
+}
+
+// The project's own KdCopyDataBlock recogniser finds the guest's routine in the kernel's
+// .text and extracts the ground-truth addresses.
+TEST(Guest, X64KdCopyDataBlockIsFoundByTheDiscoveryPattern) {
+  auto g = build_guest(x64_spec());
+  const auto& t = g.truth;
+  Walker w(g, t.dtb, false);
+  // A window of .text around the routine: 64 KiB, with the routine somewhere inside.
+  std::uint64_t start = (t.kd_copy_data_block_va & ~0xFFFFull);
+  std::vector<std::byte> text(0x10000);
+  w.read_virtual_or_throw(start, text);
+  auto matches = find_kdcopydatablock(text, start);
+  ASSERT_EQ(matches.size(), 1u);
+  const auto& m = matches[0];
+  EXPECT_EQ(m.cmp_va, t.kd_copy_data_block_va);
+  EXPECT_EQ(m.encoded_flag_va, t.keys.encoded_flag_va);
+  ASSERT_EQ(m.lea_targets.size(), 1u);
+  EXPECT_EQ(m.lea_targets[0], t.kdbg_va);
+  EXPECT_EQ(m.qword_loads, (std::vector<std::uint64_t>{t.wait_never_va, t.wait_always_va}));
+  EXPECT_EQ(m.word_counts, (std::vector<std::uint32_t>{0x70}));
+  EXPECT_TRUE(m.has_bswap);
+  EXPECT_EQ(m.end_va, t.kd_copy_data_block_va + kd_copy_offsets::kFirstRet + 1);
 }
 
 TEST(Guest, X64ProcessorBlockPrcbsAndContexts) {
