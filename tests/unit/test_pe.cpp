@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
 
 #include "pagedump/error.h"
 #include "pagedump/format/pe.h"
@@ -369,4 +370,29 @@ TEST(PeImageSample, RealDriverKeysMatchTheSymbolStore) {
   EXPECT_EQ(cv->pdb_file_name(), "amdppm.pdb");
   EXPECT_EQ(cv->symbol_key(), "1C19FDDB27BB3399D9B45973EFEAFCF31");
   EXPECT_TRUE(std::filesystem::exists(root / "amdppm.pdb" / cv->symbol_key() / "amdppm.pdb"));
+}
+
+// Corrupting any bytes of the headers and directories gives a pagedump::Error or a parse,
+// never a crash, another exception type, or an unbounded allocation (run under ASan in CI).
+TEST(PeImageJunk, RandomCorruptionsNeverCrash) {
+  const auto pristine = build_pe(kernel_like_spec());
+  std::mt19937 rng(20261121);
+  int errors = 0;
+  for (int round = 0; round < 3000; ++round) {
+    auto image = pristine;
+    int flips = 1 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < flips; ++i) {
+      // Mostly the header page and the directories, sometimes anywhere.
+      std::size_t at = (rng() % 4) ? (rng() % 0x400) : (0x4000 + rng() % 0x1000);
+      image[at] = static_cast<std::byte>(rng());
+    }
+    try {
+      auto img = pe::PeImage::read(buffer_reader(image), kBase);
+      img.read_exports();
+      img.read_codeview();
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 100);  // the corruptions do reach the checks
 }
