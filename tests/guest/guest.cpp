@@ -41,7 +41,7 @@ void Guest::write_raw(const std::filesystem::path& path,
   if (!ok) throw Error(ErrorKind::io, fmt::format("cannot write {}", path.string()));
   if (map_path) {
     std::ofstream m(*map_path);
-    for (const auto& r : truth.memory_map) m << fmt::format("{:#x} {:#x}\n", r.base, r.size);
+    for (const auto& r : truth.memory_map) m << fmt::format("{:#x} {:#x}\n", r.base, r.end());
     if (!m) throw Error(ErrorKind::io, fmt::format("cannot write {}", map_path->string()));
   }
 }

@@ -151,12 +151,14 @@ class Guest : public PhysicalMemory {
   std::span<const CpuState> cpus() const override { return cpu_states; }
 
   // Writes a raw image (file offset = physical address, holes as zeros, written sparsely)
-  // and, when map_path is given, its memory map as lines "0x<base> 0x<size>".
+  // and, when map_path is given, its memory map as lines "0x<start> 0x<end>" (end
+  // exclusive: the text form `pagedump --memory-map` reads).
   void write_raw(const std::filesystem::path& path,
                  const std::optional<std::filesystem::path>& map_path = std::nullopt) const;
 
-  // The seam for the image writers of tests/builders/images (QEMU ELF, LiME...): formats
-  // this build knows. "raw" is always there.
+  // The seam for the image writers of tests/builders/images (QEMU ELF, VirtualBox, LiME,
+  // VMware; branch `sources`, not yet on main): formats this build knows. Raw writes
+  // `path` and `path`.map.
   enum class ImageFormat { raw };
   void emit(ImageFormat format, const std::filesystem::path& path) const;
 

@@ -632,5 +632,5 @@ TEST(Guest, RawImageHoldsThePagesAtTheirAddresses) {
   std::ifstream map(dir / "guest.raw.map");
   std::string line;
   std::getline(map, line);
-  EXPECT_EQ(line, "0x1000 0x9e000");
+  EXPECT_EQ(line, "0x1000 0x9f000");  // START END, end exclusive
 }
