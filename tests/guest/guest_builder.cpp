@@ -830,6 +830,14 @@ void Builder::build_misc_variables() {
   t_.mm_pfn_database_va = kva(x64_ ? x64_addr::kMmPfnDatabaseRva : x86_addr::kMmPfnDatabaseRva);
   t_.mm_pfn_database = x64_ ? x64_addr::kPfnDatabase : x86_addr::kPfnDatabase;
   put_ptr(t_.mm_pfn_database_va, t_.mm_pfn_database);
+  // The first pages of the PFN array and of two more system regions exist, as on a running
+  // machine: a PML4 with only a handful of kernel entries would not look like Windows to a
+  // PML4-shape scan (MemProcFS wants at least 6 supervisor entries, §6.6).
+  ensure_mapped(t_.mm_pfn_database, 2 * kPageSize);
+  if (x64_) {
+    ensure_mapped(0xffffa58000000000ull, kPageSize);  // paged pool
+    ensure_mapped(0xffffb40000000000ull, kPageSize);  // system cache
+  }
 
   // MmPhysicalMemoryBlock -> PHYSICAL_MEMORY_DESCRIPTOR matching the memory map.
   t_.mm_physical_memory_block_va =

@@ -87,6 +87,24 @@ TEST(Guest, X64PageTablesMapKernelWithLargePagesAndKuserWith4K) {
   EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x8), static_cast<std::uint32_t>(t.interrupt_time));
 }
 
+// The System PML4 has the shape PML4 scans look for (§6.6): a self-reference in the upper
+// half, at least 6 supervisor entries there, and more than 64 empty entries in each half.
+TEST(Guest, X64Pml4HasTheShapeOfAWindowsPml4) {
+  auto g = build_guest(x64_spec());
+  const auto& t = g.truth;
+  int supervisor = 0, zero_low = 0, zero_high = 0, self = 0;
+  for (std::uint64_t i = 0; i < 512; ++i) {
+    auto e = g.memory.get<std::uint64_t>(t.dtb + 8 * i);
+    if (e == 0) (i < 256 ? zero_low : zero_high)++;
+    if (i >= 256 && (e & 0x8000000000000087ull) == 3) ++supervisor;
+    if ((e & 0x0000FFFFFFFFF083ull) == (t.dtb | 3)) ++self;
+  }
+  EXPECT_GE(supervisor, 6);
+  EXPECT_GT(zero_low, 64);
+  EXPECT_GT(zero_high, 64);
+  EXPECT_EQ(self, 1);
+}
+
 TEST(Guest, X64SelfMapIsRandomisedAndMatchesPteBase) {
   auto g = build_guest(x64_spec());
   const auto& t = g.truth;

@@ -30,6 +30,7 @@ TEST(GuestSample, TakesKdbgPrcbAndDriversFromTheRealDump) {
   auto g = build_guest(s);
   const auto& t = g.truth;
   EXPECT_TRUE(t.from_sample);
+  EXPECT_EQ(t.kdbg_va, tpl.kdbg_va);  // 0xfffff8047c600b20, the real KdDebuggerDataBlock
   EXPECT_EQ(t.self_map_index, 0x1FBu);
   EXPECT_EQ(t.pte_base, 0xfffffd8000000000u);
   EXPECT_EQ(t.modules.size(), 0x97u);
