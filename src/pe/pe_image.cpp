@@ -63,32 +63,27 @@ std::string PeImage::read_string(std::uint32_t rva, std::string_view field) cons
       char c = static_cast<char>(chunk[i]);
       if (c == '\0') return s;
       if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {  // UTF-8 bytes >= 0x80 pass
-        fail(fmt::format("{} at rva {:#x} holds a control byte {:#04x} at rva {:#x}",
-                         field, rva, static_cast<unsigned>(static_cast<unsigned char>(c)),
-                         at + i));
+        fail(fmt::format("{} at rva {:#x} holds a control byte {:#04x} at rva {:#x}", field, rva,
+                         static_cast<unsigned>(static_cast<unsigned char>(c)), at + i));
       }
       s.push_back(c);
     }
     at += n;
   }
   if (s.size() > kMaxNameLength) {
-    fail(fmt::format("{} at rva {:#x} is longer than {} characters", field, rva,
-                     kMaxNameLength));
+    fail(fmt::format("{} at rva {:#x} is longer than {} characters", field, rva, kMaxNameLength));
   }
-  fail(fmt::format("{} at rva {:#x} runs past the end of the image (SizeOfImage {:#x})", field,
-                   rva, size_of_image_));
+  fail(fmt::format("{} at rva {:#x} runs past the end of the image (SizeOfImage {:#x})", field, rva,
+                   size_of_image_));
 }
 
 PeImage PeImage::read(const VirtualMemory& vm, std::uint64_t base, std::string what) {
-  return read(
-      [&vm, base](std::uint32_t rva, std::span<std::byte> out) {
-        return vm.read_virtual(base + rva, out);
-      },
-      base, std::move(what), "virtual");
+  return read([&vm, base](std::uint32_t rva,
+                          std::span<std::byte> out) { return vm.read_virtual(base + rva, out); },
+              base, std::move(what), "virtual");
 }
 
-PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
-                      std::string space) {
+PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what, std::string space) {
   PeImage img;
   img.space_ = std::move(space);
   img.reader_ = std::move(reader);
@@ -102,9 +97,10 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
   }
   std::uint32_t lfanew = from_bytes<std::uint32_t>(dos, kDosLfanewOffset);
   if (lfanew < 4 || lfanew > kMaxLfanew || lfanew % 4 != 0) {
-    img.fail(fmt::format("e_lfanew {:#x} (DOS header +0x3c) is not a 4-aligned offset in "
-                         "[0x4, {:#x}]",
-                         lfanew, kMaxLfanew));
+    img.fail(
+        fmt::format("e_lfanew {:#x} (DOS header +0x3c) is not a 4-aligned offset in "
+                    "[0x4, {:#x}]",
+                    lfanew, kMaxLfanew));
   }
   img.e_lfanew_ = lfanew;
 
@@ -114,8 +110,8 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
   img.read_bytes(lfanew, std::span(nt.data(), kFixed + 2), "NT headers");
   auto sig = from_bytes<std::uint32_t>(nt);
   if (sig != kNtSignature) {
-    img.fail(fmt::format("no \"PE\\0\\0\" signature at e_lfanew {:#x} (found {:#010x})", lfanew,
-                         sig));
+    img.fail(
+        fmt::format("no \"PE\\0\\0\" signature at e_lfanew {:#x} (found {:#010x})", lfanew, sig));
   }
   auto fh = from_bytes<ImageFileHeader>(nt, 4);
   std::uint16_t magic = from_bytes<std::uint16_t>(nt, kFixed);
@@ -125,15 +121,16 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
   } else if (magic == kPe32Magic) {
     opt_fixed = sizeof(ImageOptionalHeader32);
   } else {
-    img.fail(fmt::format("optional header magic {:#x} at {:#x} is neither PE32 (0x10b) nor "
-                         "PE32+ (0x20b)",
-                         magic, lfanew + kFixed));
+    img.fail(
+        fmt::format("optional header magic {:#x} at {:#x} is neither PE32 (0x10b) nor "
+                    "PE32+ (0x20b)",
+                    magic, lfanew + kFixed));
   }
   if (fh.SizeOfOptionalHeader < opt_fixed) {
-    img.fail(fmt::format("SizeOfOptionalHeader {:#x} is smaller than the {} optional header "
-                         "({:#x} bytes)",
-                         fh.SizeOfOptionalHeader, magic == kPe32PlusMagic ? "PE32+" : "PE32",
-                         opt_fixed));
+    img.fail(fmt::format(
+        "SizeOfOptionalHeader {:#x} is smaller than the {} optional header "
+        "({:#x} bytes)",
+        fh.SizeOfOptionalHeader, magic == kPe32PlusMagic ? "PE32+" : "PE32", opt_fixed));
   }
   img.read_bytes(lfanew + kFixed, std::span(nt.data() + kFixed, opt_fixed), "optional header");
   img.machine_ = fh.Machine;
@@ -169,8 +166,8 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
                          img.size_of_image_));
   }
   if (fh.NumberOfSections == 0 || fh.NumberOfSections > kMaxSections) {
-    img.fail(fmt::format("NumberOfSections {} is not in [1, {}]", fh.NumberOfSections,
-                         kMaxSections));
+    img.fail(
+        fmt::format("NumberOfSections {} is not in [1, {}]", fh.NumberOfSections, kMaxSections));
   }
   if (headers_end > img.size_of_image_) {
     img.fail(fmt::format("the section table ends at rva {:#x}, beyond SizeOfImage {:#x}",
@@ -178,8 +175,8 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
   }
 
   // Data directories: as many as both the count and SizeOfOptionalHeader allow.
-  std::uint32_t room = static_cast<std::uint32_t>((opt_size - opt_fixed) /
-                                                  sizeof(ImageDataDirectory));
+  std::uint32_t room =
+      static_cast<std::uint32_t>((opt_size - opt_fixed) / sizeof(ImageDataDirectory));
   n_dirs = std::min({n_dirs, room, pe_dir::kCount});
   if (n_dirs > 0) {
     std::array<ImageDataDirectory, pe_dir::kCount> dirs{};
@@ -191,8 +188,7 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
   }
 
   std::vector<std::byte> table(std::size_t(fh.NumberOfSections) * sizeof(ImageSectionHeader));
-  img.read_bytes(static_cast<std::uint32_t>(lfanew + kFixed + opt_size), table,
-                 "section table");
+  img.read_bytes(static_cast<std::uint32_t>(lfanew + kFixed + opt_size), table, "section table");
   for (std::uint16_t i = 0; i < fh.NumberOfSections; ++i) {
     auto sh = from_bytes<ImageSectionHeader>(table, std::size_t(i) * sizeof(ImageSectionHeader));
     Section s;
@@ -201,9 +197,10 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what,
     s.virtual_size = sh.VirtualSize ? sh.VirtualSize : sh.SizeOfRawData;
     s.characteristics = sh.Characteristics;
     if (std::uint64_t(s.rva) + s.virtual_size > img.size_of_image_) {
-      img.fail(fmt::format("section {} \"{}\" [rva {:#x}, +{:#x}) extends beyond SizeOfImage "
-                           "{:#x}",
-                           i, s.name, s.rva, s.virtual_size, img.size_of_image_));
+      img.fail(
+          fmt::format("section {} \"{}\" [rva {:#x}, +{:#x}) extends beyond SizeOfImage "
+                      "{:#x}",
+                      i, s.name, s.rva, s.virtual_size, img.size_of_image_));
     }
     img.sections_.push_back(std::move(s));
   }
@@ -242,9 +239,10 @@ std::optional<ExportDirectory> PeImage::read_exports() const {
   auto [dir_rva, dir_size] = *dir;
   if (dir_size < sizeof(ImageExportDirectory) ||
       std::uint64_t(dir_rva) + dir_size > size_of_image_) {
-    fail(fmt::format("export directory [rva {:#x}, +{:#x}) is not inside the image "
-                     "(SizeOfImage {:#x}) or smaller than {:#x} bytes",
-                     dir_rva, dir_size, size_of_image_, sizeof(ImageExportDirectory)));
+    fail(
+        fmt::format("export directory [rva {:#x}, +{:#x}) is not inside the image "
+                    "(SizeOfImage {:#x}) or smaller than {:#x} bytes",
+                    dir_rva, dir_size, size_of_image_, sizeof(ImageExportDirectory)));
   }
   ImageExportDirectory ed{};
   read_bytes(dir_rva, std::as_writable_bytes(std::span(&ed, 1)), "export directory");
@@ -254,14 +252,14 @@ std::optional<ExportDirectory> PeImage::read_exports() const {
                          const char* field) {
     if (count == 0) return;
     if (rva == 0 || std::uint64_t(rva) + count * entry > size_of_image_) {
-      fail(fmt::format("export directory {} (rva {:#x}, {} entries of {} bytes) lies outside "
-                       "the image (SizeOfImage {:#x})",
-                       field, rva, count, entry, size_of_image_));
+      fail(
+          fmt::format("export directory {} (rva {:#x}, {} entries of {} bytes) lies outside "
+                      "the image (SizeOfImage {:#x})",
+                      field, rva, count, entry, size_of_image_));
     }
   };
   if (ed.NumberOfNames > kMaxNames) {
-    fail(fmt::format("export directory NumberOfNames {} exceeds {}", ed.NumberOfNames,
-                     kMaxNames));
+    fail(fmt::format("export directory NumberOfNames {} exceeds {}", ed.NumberOfNames, kMaxNames));
   }
   if (ed.NumberOfNames > ed.NumberOfFunctions) {
     fail(fmt::format("export directory NumberOfNames {} exceeds NumberOfFunctions {}",
@@ -315,7 +313,9 @@ std::string CodeViewPdb::guid_string() const {
   return s;
 }
 
-std::string CodeViewPdb::symbol_key() const { return guid_string() + fmt::format("{:X}", age); }
+std::string CodeViewPdb::symbol_key() const {
+  return guid_string() + fmt::format("{:X}", age);
+}
 
 std::string CodeViewPdb::pdb_file_name() const {
   auto slash = pdb_name.find_last_of("\\/");
@@ -331,10 +331,12 @@ std::optional<CodeViewPdb> PeImage::read_codeview() const {
   auto dir = directory(pe_dir::kDebug);
   if (!dir) return std::nullopt;
   auto [dir_rva, dir_size] = *dir;
-  if (std::uint64_t(dir_rva) + dir_size > size_of_image_ || dir_size % sizeof(ImageDebugDirectory)) {
-    fail(fmt::format("debug directory [rva {:#x}, +{:#x}) is not inside the image (SizeOfImage "
-                     "{:#x}) or not a whole number of {:#x}-byte entries",
-                     dir_rva, dir_size, size_of_image_, sizeof(ImageDebugDirectory)));
+  if (std::uint64_t(dir_rva) + dir_size > size_of_image_ ||
+      dir_size % sizeof(ImageDebugDirectory)) {
+    fail(
+        fmt::format("debug directory [rva {:#x}, +{:#x}) is not inside the image (SizeOfImage "
+                    "{:#x}) or not a whole number of {:#x}-byte entries",
+                    dir_rva, dir_size, size_of_image_, sizeof(ImageDebugDirectory)));
   }
   std::uint32_t count = dir_size / sizeof(ImageDebugDirectory);
   if (count > kMaxDebugEntries) {
@@ -348,9 +350,10 @@ std::optional<CodeViewPdb> PeImage::read_codeview() const {
     if (dd.AddressOfRawData == 0) continue;  // not mapped with the image
     if (dd.SizeOfData < sizeof(CvInfoPdb70) + 1 ||
         std::uint64_t(dd.AddressOfRawData) + dd.SizeOfData > size_of_image_) {
-      fail(fmt::format("CodeView record [rva {:#x}, +{:#x}) is not inside the image "
-                       "(SizeOfImage {:#x}) or too small for an RSDS record",
-                       dd.AddressOfRawData, dd.SizeOfData, size_of_image_));
+      fail(
+          fmt::format("CodeView record [rva {:#x}, +{:#x}) is not inside the image "
+                      "(SizeOfImage {:#x}) or too small for an RSDS record",
+                      dd.AddressOfRawData, dd.SizeOfData, size_of_image_));
     }
     CvInfoPdb70 cv{};
     read_bytes(dd.AddressOfRawData, std::as_writable_bytes(std::span(&cv, 1)), "CodeView record");

@@ -30,15 +30,15 @@ enum class GuestArch { x64, x86_pae };
 
 struct GuestSpec {
   GuestArch arch = GuestArch::x64;
-  std::uint64_t seed = 1;          // drives the self-map index and key values
+  std::uint64_t seed = 1;  // drives the self-map index and key values
   std::uint32_t cpu_count = 4;
-  bool kdbg_encoded = true;        // x64 only: Windows 8+ encoding with KdpDataBlockEncoded = 1
-  bool low_stub = true;            // x64 only: PROCESSOR_START_BLOCK at 0x13000
-  bool cpu_state = true;           // captured registers per CPU (as QEMU/VMware images carry)
-  bool pcid = false;               // CR3 carries PCID bits (low 12 bits) in the captured state
-  bool crashed = false;            // KiBugcheckData holds a bugcheck
-  bool many_runs = false;          // a memory map of more than 42 runs (header overflow)
-  bool decoys = true;              // an MZ-only fragment and a non-kernel PE below the kernel
+  bool kdbg_encoded = true;  // x64 only: Windows 8+ encoding with KdpDataBlockEncoded = 1
+  bool low_stub = true;      // x64 only: PROCESSOR_START_BLOCK at 0x13000
+  bool cpu_state = true;     // captured registers per CPU (as QEMU/VMware images carry)
+  bool pcid = false;         // CR3 carries PCID bits (low 12 bits) in the captured state
+  bool crashed = false;      // KiBugcheckData holds a bugcheck
+  bool many_runs = false;    // a memory map of more than 42 runs (header overflow)
+  bool decoys = true;        // an MZ-only fragment and a non-kernel PE below the kernel
   std::uint32_t user_processes = 2;
   // A real triage dump of Windows 10 19041 x64 to take bytes from (x64 only).
   std::optional<std::filesystem::path> sample;
@@ -51,8 +51,8 @@ struct GuestModule {
   std::uint32_t size = 0;
   std::uint32_t checksum = 0;
   std::uint32_t time_date_stamp = 0;
-  std::uint64_t entry_va = 0;     // VA of its KLDR_DATA_TABLE_ENTRY
-  bool image_mapped = false;      // a PE header is present at `base`
+  std::uint64_t entry_va = 0;  // VA of its KLDR_DATA_TABLE_ENTRY
+  bool image_mapped = false;   // a PE header is present at `base`
 };
 
 struct GuestProcess {
@@ -67,22 +67,22 @@ struct GuestProcess {
 };
 
 struct GuestCpu {
-  std::uint64_t pcr = 0;      // KPCR VA (= GS base in kernel mode)
-  std::uint64_t prcb = 0;     // KPRCB VA (= KiProcessorBlock[i])
-  std::uint64_t context = 0;  // VA of the CONTEXT that *(prcb + OffsetPrcbContext) points to
-  std::uint64_t thread = 0;   // KPRCB.CurrentThread
-  std::uint64_t idt = 0;      // IDT VA
+  std::uint64_t pcr = 0;           // KPCR VA (= GS base in kernel mode)
+  std::uint64_t prcb = 0;          // KPRCB VA (= KiProcessorBlock[i])
+  std::uint64_t context = 0;       // VA of the CONTEXT that *(prcb + OffsetPrcbContext) points to
+  std::uint64_t thread = 0;        // KPRCB.CurrentThread
+  std::uint64_t idt = 0;           // IDT VA
   std::uint64_t rip = 0, rsp = 0;  // the registers stored in the CONTEXT
 };
 
 struct GroundTruth {
   GuestArch arch = GuestArch::x64;
-  std::uint32_t build = 0;        // NtBuildNumber & 0xFFFF
-  std::uint16_t machine = 0;      // IMAGE_FILE_MACHINE_*
+  std::uint32_t build = 0;    // NtBuildNumber & 0xFFFF
+  std::uint16_t machine = 0;  // IMAGE_FILE_MACHINE_*
   std::vector<PhysicalRange> memory_map;
 
   // Paging.
-  std::uint64_t dtb = 0;            // System CR3 (x64: PML4 PA; PAE: PDPT PA)
+  std::uint64_t dtb = 0;             // System CR3 (x64: PML4 PA; PAE: PDPT PA)
   std::uint32_t self_map_index = 0;  // x64 PML4 self-map slot
   std::uint64_t pte_base = 0;        // x64: VA of the PTE array the self-map implies
   std::optional<std::uint64_t> low_stub_pa;
@@ -96,8 +96,8 @@ struct GroundTruth {
   std::string pdb_name;            // "ntkrnlmp.pdb"
   std::string pdb_guid;            // symbol-store order, upper case
   std::uint32_t pdb_age = 0;
-  std::string pdb_symbol_path;     // "ntkrnlmp.pdb/<GUID><AGE>/ntkrnlmp.pdb"
-  std::string kernel_image_key;    // TIMESTAMP%08X SIZE%X
+  std::string pdb_symbol_path;             // "ntkrnlmp.pdb/<GUID><AGE>/ntkrnlmp.pdb"
+  std::string kernel_image_key;            // TIMESTAMP%08X SIZE%X
   std::vector<std::uint64_t> decoy_bases;  // PE-looking fragments that are not the kernel
 
   // KDBG and what decodes it.
@@ -119,8 +119,8 @@ struct GroundTruth {
   std::uint64_t ki_bugcheck_data = 0;
   std::uint32_t bugcheck_code = 0;  // 0 = not crashed
   std::array<std::uint64_t, 4> bugcheck_parameters{};
-  std::uint64_t mm_pfn_database_va = 0;  // the variable
-  std::uint64_t mm_pfn_database = 0;     // its value
+  std::uint64_t mm_pfn_database_va = 0;           // the variable
+  std::uint64_t mm_pfn_database = 0;              // its value
   std::uint64_t mm_physical_memory_block_va = 0;  // the variable
   std::uint64_t physical_memory_descriptor = 0;   // its value
   std::uint64_t nt_build_lab_va = 0;
@@ -131,8 +131,8 @@ struct GroundTruth {
   std::uint64_t system_time = 0, interrupt_time = 0;
 
   std::vector<GuestCpu> cpus;
-  std::vector<GuestModule> modules;      // load order: ntoskrnl.exe, hal.dll, ...
-  std::vector<GuestProcess> processes;   // System first
+  std::vector<GuestModule> modules;     // load order: ntoskrnl.exe, hal.dll, ...
+  std::vector<GuestProcess> processes;  // System first
 
   // Structure offsets the guest used (what the KDBG's Offset* fields say).
   std::uint32_t offset_prcb_context = 0, offset_prcb_proc_state_context = 0;

@@ -42,8 +42,8 @@ constexpr std::uint64_t kKernelBase = 0xfffff8047ba00000ull;
 constexpr std::uint32_t kKernelSize = 0x1046000;
 constexpr std::uint32_t kKernelChecksum = 0x00a5938c;
 constexpr std::uint32_t kKernelTimestamp = 0x0d8333e6;
-constexpr std::uint32_t kKdbgRva = 0xC00B20;                  // header.KdDebuggerDataBlock
-constexpr std::uint32_t kDebuggerDataListRva = 0xC40770;      // KDBG.Header.List
+constexpr std::uint32_t kKdbgRva = 0xC00B20;              // header.KdDebuggerDataBlock
+constexpr std::uint32_t kDebuggerDataListRva = 0xC40770;  // KDBG.Header.List
 constexpr std::uint32_t kPsLoadedModuleListRva = 0xC2A390;
 constexpr std::uint32_t kPsActiveProcessHeadRva = 0xC1E200;
 constexpr std::uint32_t kKiBugcheckDataRva = 0xC31480;
@@ -51,9 +51,9 @@ constexpr std::uint32_t kNtBuildLabRva = 0xC4C0A0;
 constexpr std::uint32_t kMmPhysicalMemoryBlockRva = 0xCFC4A8;
 constexpr std::uint32_t kMmPfnDatabaseRva = 0xCFC500;
 constexpr std::uint32_t kKiProcessorBlockRva = 0xCFDC80;
-constexpr std::uint32_t kKeBugCheckExRva = 0x3F5A80;          // the sample's CONTEXT rip
-constexpr std::uint64_t kPteBase = 0xfffffd8000000000ull;     // KDBG.PteBase
-constexpr std::uint64_t kDtb = 0x1ad000;                      // header.DirectoryTableBase
+constexpr std::uint32_t kKeBugCheckExRva = 0x3F5A80;       // the sample's CONTEXT rip
+constexpr std::uint64_t kPteBase = 0xfffffd8000000000ull;  // KDBG.PteBase
+constexpr std::uint64_t kDtb = 0x1ad000;                   // header.DirectoryTableBase
 // KiProcessorBlock[] of the sample (16 processors).
 constexpr std::uint64_t kPrcbs[16] = {
     0xfffff804782d4180, 0xffff9b0002300180, 0xffff9b00023c0180, 0xffff9b00024c0180,
@@ -61,20 +61,20 @@ constexpr std::uint64_t kPrcbs[16] = {
     0xffff9b00029c0180, 0xffff9b0002ac0180, 0xffff9b0002bc0180, 0xffff9b0002cc0180,
     0xffff9b0002dc0180, 0xffff9b0002ec0180, 0xffff9b0002f81180, 0xffff9b00030c0180};
 // Not in the sample: our choices, placed where the real kernel keeps such variables.
-constexpr std::uint32_t kVersionBlockRva = 0xC00A80;        // .data, near the KDBG
-constexpr std::uint32_t kEncodedFlagRva = 0xC3C8E0;          // .data
-constexpr std::uint32_t kNtBuildNumberRva = 0xC2E008;        // .data
+constexpr std::uint32_t kVersionBlockRva = 0xC00A80;   // .data, near the KDBG
+constexpr std::uint32_t kEncodedFlagRva = 0xC3C8E0;    // .data
+constexpr std::uint32_t kNtBuildNumberRva = 0xC2E008;  // .data
 constexpr std::uint32_t kPsInitialSystemProcessRva = 0xCFC440;
 constexpr std::uint32_t kKeNumberProcessorsRva = 0xCFB0C8;
-constexpr std::uint32_t kWaitNeverRva = 0xD00008;            // ALMOSTRO
-constexpr std::uint32_t kWaitAlwaysRva = 0xD00110;           // ALMOSTRO
-constexpr std::uint32_t kKdCopyDataBlockRva = 0x3A1C20;      // .text
-constexpr std::uint32_t kLmTargetRva = 0x3FC010;             // .text
-constexpr std::uint32_t kIdtHandlersRva = 0x3E0000;          // .text: KiDivideErrorFault...
-constexpr std::uint32_t kIdleRva = 0x3FA2D0;                 // .text
-constexpr std::uint32_t kExportRva = 0xA10000;               // .rdata
-constexpr std::uint32_t kDebugRva = 0xA00100;                // .rdata
-constexpr std::uint64_t kPoolBase = 0xffffc08bdd000000ull;   // where the sample's objects live
+constexpr std::uint32_t kWaitNeverRva = 0xD00008;           // ALMOSTRO
+constexpr std::uint32_t kWaitAlwaysRva = 0xD00110;          // ALMOSTRO
+constexpr std::uint32_t kKdCopyDataBlockRva = 0x3A1C20;     // .text
+constexpr std::uint32_t kLmTargetRva = 0x3FC010;            // .text
+constexpr std::uint32_t kIdtHandlersRva = 0x3E0000;         // .text: KiDivideErrorFault...
+constexpr std::uint32_t kIdleRva = 0x3FA2D0;                // .text
+constexpr std::uint32_t kExportRva = 0xA10000;              // .rdata
+constexpr std::uint32_t kDebugRva = 0xA00100;               // .rdata
+constexpr std::uint64_t kPoolBase = 0xffffc08bdd000000ull;  // where the sample's objects live
 constexpr std::uint64_t kPfnDatabase = 0xffffe70000000000ull;
 }  // namespace x64_addr
 
@@ -115,7 +115,10 @@ struct Arch {
 class Builder {
  public:
   Builder(const GuestSpec& spec, Guest& g)
-      : spec_(spec), g_(g), t_(g.truth), rng_(spec.seed * 0x9E3779B97F4A7C15ull + 17),
+      : spec_(spec),
+        g_(g),
+        t_(g.truth),
+        rng_(spec.seed * 0x9E3779B97F4A7C15ull + 17),
         x64_(spec.arch == GuestArch::x64),
         lay_(x64_ ? layout::kWin10x64 : layout::kWin7x86) {}
 
@@ -333,13 +336,19 @@ void Builder::build_kernel_image() {
     // Section names as in ntoskrnl.exe of Windows 10 (POOLCODE and ALMOSTRO are what kernel
     // finders key on, §6.4 and §6.6); sizes our own, covering the image.
     pe.entry_point_rva = 0xD40010;
-    pe.sections = {{".text", 0x1000, 0x3FF000, code},       {"PAGELK", 0x400000, 0x20000, pcode},
-                   {"POOLCODE", 0x420000, 0x10000, code},   {"PAGEKD", 0x430000, 0x10000, pcode},
-                   {"PAGE", 0x440000, 0x5C0000, pcode},      {".rdata", 0xA00000, 0x180000, rdata},
-                   {".pdata", 0xB80000, 0x80000, rdata},     {".data", 0xC00000, 0x100000, data},
-                   {"ALMOSTRO", 0xD00000, 0x10000, data},    {"CACHEALI", 0xD10000, 0x10000, data},
+    pe.sections = {{".text", 0x1000, 0x3FF000, code},
+                   {"PAGELK", 0x400000, 0x20000, pcode},
+                   {"POOLCODE", 0x420000, 0x10000, code},
+                   {"PAGEKD", 0x430000, 0x10000, pcode},
+                   {"PAGE", 0x440000, 0x5C0000, pcode},
+                   {".rdata", 0xA00000, 0x180000, rdata},
+                   {".pdata", 0xB80000, 0x80000, rdata},
+                   {".data", 0xC00000, 0x100000, data},
+                   {"ALMOSTRO", 0xD00000, 0x10000, data},
+                   {"CACHEALI", 0xD10000, 0x10000, data},
                    {"PAGEDATA", 0xD20000, 0x20000, kInitializedData | kRead | kWrite},
-                   {"INIT", 0xD40000, 0x2C0000, init},       {".rsrc", 0x1000000, 0x40000, rdata},
+                   {"INIT", 0xD40000, 0x2C0000, init},
+                   {".rsrc", 0x1000000, 0x40000, rdata},
                    {".reloc", 0x1040000, 0x6000, kInitializedData | kRead | kDiscardable}};
     pe.export_rva = x64_addr::kExportRva;
     pe.debug_rva = x64_addr::kDebugRva;
@@ -355,11 +364,16 @@ void Builder::build_kernel_image() {
                   {"KeCapturePersistentThreadState", 0x3B0A10}};
   } else {
     pe.entry_point_rva = 0x3C0010;
-    pe.sections = {{".text", 0x1000, 0xFF000, code},       {"_PAGELK", 0x100000, 0x3000, pcode},
-                   {"POOLMI", 0x103000, 0x1000, code},     {"POOLCODE", 0x104000, 0x1000, code},
-                   {".data", 0x105000, 0x40000, data},     {"ALMOSTRO", 0x145000, 0x1000, data},
-                   {"PAGE", 0x146000, 0x268000, pcode},    {".edata", 0x3AE000, 0x12000, rdata},
-                   {"INIT", 0x3C0000, 0x40000, init},      {".rsrc", 0x400000, 0x10000, rdata},
+    pe.sections = {{".text", 0x1000, 0xFF000, code},
+                   {"_PAGELK", 0x100000, 0x3000, pcode},
+                   {"POOLMI", 0x103000, 0x1000, code},
+                   {"POOLCODE", 0x104000, 0x1000, code},
+                   {".data", 0x105000, 0x40000, data},
+                   {"ALMOSTRO", 0x145000, 0x1000, data},
+                   {"PAGE", 0x146000, 0x268000, pcode},
+                   {".edata", 0x3AE000, 0x12000, rdata},
+                   {"INIT", 0x3C0000, 0x40000, init},
+                   {".rsrc", 0x400000, 0x10000, rdata},
                    {".reloc", 0x410000, 0x2000, kInitializedData | kRead | kDiscardable}};
     pe.export_rva = x86_addr::kExportRva;
     pe.debug_rva = x86_addr::kDebugRva;
@@ -390,8 +404,9 @@ void Builder::build_kernel_image() {
   // NtBuildNumber: the build with 0xF in the top nibble (a free build).
   put<std::uint32_t>(kva(x64_ ? x64_addr::kNtBuildNumberRva : x86_addr::kNtBuildNumberRva),
                      0xF0000000u | t_.build);
-  put<std::uint32_t>(kva(x64_ ? x64_addr::kKeNumberProcessorsRva : x86_addr::kKeNumberProcessorsRva),
-                     spec_.cpu_count);
+  put<std::uint32_t>(
+      kva(x64_ ? x64_addr::kKeNumberProcessorsRva : x86_addr::kKeNumberProcessorsRva),
+      spec_.cpu_count);
   // Something recognisable at the code addresses the guest points registers at.
   const std::uint8_t int3_ret[] = {0xCC, 0xC3};
   write_va(kva(x64_ ? x64_addr::kKeBugCheckExRva : x86_addr::kKeBugCheckExRva),
@@ -465,7 +480,7 @@ void Builder::build_kuser() {
   t_.system_time = 0x01D9A1B2C3D4E5F6ull + (rng_() & 0xFFFFFF);
   t_.interrupt_time = 0x0000000412345678ull + (rng_() & 0xFFFF);
   auto ksystem_time = [&](std::uint32_t off, std::uint64_t v) {
-    put<std::uint32_t>(t_.kuser_va + off, static_cast<std::uint32_t>(v));        // LowPart
+    put<std::uint32_t>(t_.kuser_va + off, static_cast<std::uint32_t>(v));            // LowPart
     put<std::uint32_t>(t_.kuser_va + off + 4, static_cast<std::uint32_t>(v >> 32));  // High1Time
     put<std::uint32_t>(t_.kuser_va + off + 8, static_cast<std::uint32_t>(v >> 32));  // High2Time
   };
@@ -485,8 +500,8 @@ void Builder::build_processes() {
     const char* name;
   };
   std::vector<Proto> protos{{4, "System"}};
-  const Proto users[] = {{0x17c, "smss.exe"}, {0x1d4, "csrss.exe"}, {0x1234, "explorer.exe"},
-                         {0x2a8, "services.exe"}};
+  const Proto users[] = {
+      {0x17c, "smss.exe"}, {0x1d4, "csrss.exe"}, {0x1234, "explorer.exe"}, {0x2a8, "services.exe"}};
   for (std::uint32_t i = 0; i < spec_.user_processes && i < std::size(users); ++i) {
     protos.push_back(users[i]);
   }
@@ -498,11 +513,12 @@ void Builder::build_processes() {
     p.name = protos[i].name;
     p.eprocess = pool_alloc(lay_.size_eprocess, 0x40);
     if (sample_) {
-      write_va(p.eprocess, std::span(sample_->eprocess).first(
-                               std::min<std::size_t>(sample_->eprocess.size(), lay_.size_eprocess)));
+      write_va(p.eprocess,
+               std::span(sample_->eprocess)
+                   .first(std::min<std::size_t>(sample_->eprocess.size(), lay_.size_eprocess)));
     }
     put<std::uint8_t>(p.eprocess, layout::kProcessObject);  // Pcb.Header.Type
-    if (!x64_) put<std::uint8_t>(p.eprocess + 2, 0x26);       // Header.Size = sizeof(KPROCESS)/4
+    if (!x64_) put<std::uint8_t>(p.eprocess + 2, 0x26);     // Header.Size = sizeof(KPROCESS)/4
     if (i == 0) {
       p.dtb = t_.dtb;
     } else if (x64_) {
@@ -522,8 +538,8 @@ void Builder::build_processes() {
     std::array<char, 15> name{};
     std::memcpy(name.data(), p.name.data(), std::min<std::size_t>(p.name.size(), 15));
     write_va(p.eprocess + lay_.eprocess_image_name, std::as_bytes(std::span(name)));
-    put_ptr(p.eprocess + lay_.eprocess_peb, i == 0 ? 0 : (x64_ ? 0xA5F1000000ull + i * 0x1000
-                                                                 : 0x7FFD0000ull + i * 0x1000));
+    put_ptr(p.eprocess + lay_.eprocess_peb,
+            i == 0 ? 0 : (x64_ ? 0xA5F1000000ull + i * 0x1000 : 0x7FFD0000ull + i * 0x1000));
     links.push_back(p.eprocess + lay_.eprocess_links);
 
     if (i > 0) {
@@ -541,8 +557,8 @@ void Builder::build_processes() {
     t_.processes.push_back(std::move(p));
   }
   system_eprocess_ = t_.processes[0].eprocess;
-  t_.ps_active_process_head = kva(x64_ ? x64_addr::kPsActiveProcessHeadRva
-                                       : x86_addr::kPsActiveProcessHeadRva);
+  t_.ps_active_process_head =
+      kva(x64_ ? x64_addr::kPsActiveProcessHeadRva : x86_addr::kPsActiveProcessHeadRva);
   write_circular_list(t_.ps_active_process_head, links);
   put_ptr(kva(x64_ ? x64_addr::kPsInitialSystemProcessRva : x86_addr::kPsInitialSystemProcessRva),
           system_eprocess_);
@@ -561,23 +577,23 @@ void Builder::build_modules() {
     }
   } else if (x64_) {
     // The first drivers of the sample's list (name, base, size, checksum).
-    mods = {{"\\SystemRoot\\system32\\ntoskrnl.exe", t_.kernel_base, t_.kernel_size,
-             t_.kernel_checksum, t_.kernel_timestamp},
-            {"\\SystemRoot\\system32\\hal.dll", 0xfffff80479440000ull, 0x6000, 0xce9f, 0x3B7B4B20},
-            {"\\SystemRoot\\system32\\kd.dll", 0xfffff80479450000ull, 0xb000, 0x4ef6, 0x7A2C16E1},
-            {"\\SystemRoot\\System32\\drivers\\CLFS.SYS", 0xfffff80479490000ull, 0x6a000,
-             0x72c51, 0x5E0D1B1A},
-            {"\\SystemRoot\\System32\\drivers\\tm.sys", 0xfffff80479460000ull, 0x27000, 0x29c42,
-             0x31F2C7C2},
-            {"\\SystemRoot\\system32\\PSHED.dll", 0xfffff80479500000ull, 0x1a000, 0x201a9,
-             0x6B0C4F3D}};
+    mods = {
+        {"\\SystemRoot\\system32\\ntoskrnl.exe", t_.kernel_base, t_.kernel_size, t_.kernel_checksum,
+         t_.kernel_timestamp},
+        {"\\SystemRoot\\system32\\hal.dll", 0xfffff80479440000ull, 0x6000, 0xce9f, 0x3B7B4B20},
+        {"\\SystemRoot\\system32\\kd.dll", 0xfffff80479450000ull, 0xb000, 0x4ef6, 0x7A2C16E1},
+        {"\\SystemRoot\\System32\\drivers\\CLFS.SYS", 0xfffff80479490000ull, 0x6a000, 0x72c51,
+         0x5E0D1B1A},
+        {"\\SystemRoot\\System32\\drivers\\tm.sys", 0xfffff80479460000ull, 0x27000, 0x29c42,
+         0x31F2C7C2},
+        {"\\SystemRoot\\system32\\PSHED.dll", 0xfffff80479500000ull, 0x1a000, 0x201a9, 0x6B0C4F3D}};
   } else {
-    mods = {{"\\WINDOWS\\system32\\ntkrnlpa.exe", t_.kernel_base, t_.kernel_size,
-             t_.kernel_checksum, t_.kernel_timestamp},
-            {"\\WINDOWS\\system32\\halmacpi.dll", 0x82a16000, 0x37000, 0x3d7a1, 0x4ce788d3},
-            {"\\WINDOWS\\system32\\kdcom.dll", 0x80bcb000, 0x8000, 0x9b6f, 0x4a5bdaa6},
-            {"\\SystemRoot\\system32\\DRIVERS\\ACPI.sys", 0x8b653000, 0x4a000, 0x4e5f2,
-             0x4ce79294}};
+    mods = {
+        {"\\WINDOWS\\system32\\ntkrnlpa.exe", t_.kernel_base, t_.kernel_size, t_.kernel_checksum,
+         t_.kernel_timestamp},
+        {"\\WINDOWS\\system32\\halmacpi.dll", 0x82a16000, 0x37000, 0x3d7a1, 0x4ce788d3},
+        {"\\WINDOWS\\system32\\kdcom.dll", 0x80bcb000, 0x8000, 0x9b6f, 0x4a5bdaa6},
+        {"\\SystemRoot\\system32\\DRIVERS\\ACPI.sys", 0x8b653000, 0x4a000, 0x4e5f2, 0x4ce79294}};
   }
   std::vector<std::uint64_t> entries;
   for (std::size_t i = 0; i < mods.size(); ++i) {
@@ -622,23 +638,22 @@ void Builder::build_modules() {
       cv.guid_data1 = 0x4A1B2C3D;
       cv.age = 1;
       pe.codeview = cv;
-      write_pe(pe, [&](std::uint32_t rva, std::span<const std::byte> b) {
-        write_va(gm.base + rva, b);
-      });
+      write_pe(
+          pe, [&](std::uint32_t rva, std::span<const std::byte> b) { write_va(gm.base + rva, b); });
       gm.image_mapped = true;
     }
     if (i == 0) gm.image_mapped = true;
     entries.push_back(e);
     t_.modules.push_back(std::move(gm));
   }
-  t_.ps_loaded_module_list = kva(x64_ ? x64_addr::kPsLoadedModuleListRva
-                                      : x86_addr::kPsLoadedModuleListRva);
+  t_.ps_loaded_module_list =
+      kva(x64_ ? x64_addr::kPsLoadedModuleListRva : x86_addr::kPsLoadedModuleListRva);
   write_circular_list(t_.ps_loaded_module_list, entries);
 }
 
 void Builder::build_cpus() {
-  t_.ki_processor_block = kva(x64_ ? x64_addr::kKiProcessorBlockRva
-                                   : x86_addr::kKiProcessorBlockRva);
+  t_.ki_processor_block =
+      kva(x64_ ? x64_addr::kKiProcessorBlockRva : x86_addr::kKiProcessorBlockRva);
   const std::uint32_t rip_bugcheck = x64_ ? x64_addr::kKeBugCheckExRva : x86_addr::kKeBugCheckExRva;
   const std::uint32_t rip_idle = x64_ ? x64_addr::kIdleRva : x86_addr::kIdleRva;
   for (std::uint32_t i = 0; i < spec_.cpu_count; ++i) {
@@ -652,8 +667,8 @@ void Builder::build_cpus() {
       c.prcb = c.pcr + lay_.pcr_prcb;
     }
     if (sample_) {
-      write_va(c.prcb, std::span(sample_->prcb).first(
-                           std::min<std::size_t>(sample_->prcb.size(), lay_.size_prcb)));
+      write_va(c.prcb, std::span(sample_->prcb)
+                           .first(std::min<std::size_t>(sample_->prcb.size(), lay_.size_prcb)));
     }
     // KPCR: self pointers, the current PRCB and the IDT.
     put_ptr(c.pcr + lay_.pcr_self, c.pcr);
@@ -665,8 +680,12 @@ void Builder::build_cpus() {
       put<std::uint64_t>(c.pcr + 0x0, gdt);  // KPCR.GdtBase [VG]
       // GDT: null, 0x10 ring-0 code (L), 0x18 ring-0 data, 0x20/0x28 ring-3 32-bit code/data,
       // 0x30 ring-3 64-bit code (the selectors §7.1 lists).
-      const std::uint64_t gdt_entries[] = {0, 0, 0x00209B0000000000ull, 0x00CF93000000FFFFull,
-                                           0x00CFFB000000FFFFull, 0x00CFF3000000FFFFull,
+      const std::uint64_t gdt_entries[] = {0,
+                                           0,
+                                           0x00209B0000000000ull,
+                                           0x00CF93000000FFFFull,
+                                           0x00CFFB000000FFFFull,
+                                           0x00CFF3000000FFFFull,
                                            0x0020FB0000000000ull};
       write_va(gdt, std::as_bytes(std::span(gdt_entries)));
     } else {
@@ -680,13 +699,13 @@ void Builder::build_cpus() {
     for (std::uint64_t v = 0; v < 256; ++v) {
       std::uint64_t h = handlers + v * 0x40;
       if (x64_) {
-        std::uint64_t lo = (h & 0xFFFF) | (0x10ull << 16) | (0x8E00ull << 32) |
-                           (((h >> 16) & 0xFFFF) << 48);
+        std::uint64_t lo =
+            (h & 0xFFFF) | (0x10ull << 16) | (0x8E00ull << 32) | (((h >> 16) & 0xFFFF) << 48);
         put<std::uint64_t>(c.idt + v * 16, lo);
         put<std::uint64_t>(c.idt + v * 16 + 8, h >> 32);
       } else {
-        std::uint64_t e = (h & 0xFFFF) | (0x08ull << 16) | (0x8E00ull << 32) |
-                          (((h >> 16) & 0xFFFF) << 48);
+        std::uint64_t e =
+            (h & 0xFFFF) | (0x08ull << 16) | (0x8E00ull << 32) | (((h >> 16) & 0xFFFF) << 48);
         put<std::uint64_t>(c.idt + v * 8, e);
       }
     }
@@ -694,8 +713,9 @@ void Builder::build_cpus() {
     put<std::uint32_t>(c.prcb + lay_.prcb_number, i);
     c.thread = pool_alloc(lay_.size_ethread, 0x40);
     if (sample_) {
-      write_va(c.thread, std::span(sample_->ethread).first(
-                             std::min<std::size_t>(sample_->ethread.size(), lay_.size_ethread)));
+      write_va(c.thread,
+               std::span(sample_->ethread)
+                   .first(std::min<std::size_t>(sample_->ethread.size(), lay_.size_ethread)));
     }
     put<std::uint8_t>(c.thread, layout::kThreadObject);
     put_ptr(c.thread + lay_.kthread_apc_process, system_eprocess_);
@@ -849,7 +869,8 @@ void Builder::build_misc_variables() {
     std::uint64_t d = pool_alloc(sizeof(PhysicalMemoryDescriptor64Head) + 16 * runs.size(), 16);
     put(d, PhysicalMemoryDescriptor64Head{static_cast<std::uint32_t>(runs.size()), 0, pages});
     for (std::size_t i = 0; i < runs.size(); ++i) {
-      put(d + 0x10 + 16 * i, PhysicalMemoryRun64{runs[i].base / kPageSize, runs[i].size / kPageSize});
+      put(d + 0x10 + 16 * i,
+          PhysicalMemoryRun64{runs[i].base / kPageSize, runs[i].size / kPageSize});
     }
     t_.physical_memory_descriptor = d;
   } else {
@@ -867,8 +888,8 @@ void Builder::build_misc_variables() {
   t_.nt_build_lab_va = kva(x64_ ? x64_addr::kNtBuildLabRva : x86_addr::kNtBuildLabRva);
   t_.nt_build_lab = x64_ ? "19041.1.amd64fre.vb_release.191206-1406"
                          : "7601.17514.x86fre.win7sp1_rtm.101119-1850";
-  write_va(t_.nt_build_lab_va, std::as_bytes(std::span(t_.nt_build_lab.c_str(),
-                                                       t_.nt_build_lab.size() + 1)));
+  write_va(t_.nt_build_lab_va,
+           std::as_bytes(std::span(t_.nt_build_lab.c_str(), t_.nt_build_lab.size() + 1)));
 }
 
 void Builder::finish_paging() {
@@ -907,12 +928,14 @@ void Builder::finish_paging() {
       // would alias the self-map; give the process copies of directories 2 and 3 instead.
       for (std::uint64_t d = 2; d < 4; ++d) {
         for (std::uint64_t e = 0; e < 512; ++e) {
-          g_.memory.put<std::uint64_t>(pdpt + 0x1000 * (d + 1) + e * 8,
-                                       g_.memory.get<std::uint64_t>(t_.dtb + 0x1000 * (d + 1) + e * 8));
+          g_.memory.put<std::uint64_t>(
+              pdpt + 0x1000 * (d + 1) + e * 8,
+              g_.memory.get<std::uint64_t>(t_.dtb + 0x1000 * (d + 1) + e * 8));
         }
       }
       for (std::uint64_t i = 0; i < 4; ++i) {
-        g_.memory.put<std::uint64_t>(pdpt + 0x4000 + i * 8, (pdpt + 0x1000 * (i + 1)) | pte::kKernel);
+        g_.memory.put<std::uint64_t>(pdpt + 0x4000 + i * 8,
+                                     (pdpt + 0x1000 * (i + 1)) | pte::kKernel);
       }
     }
   }
@@ -923,8 +946,8 @@ void Builder::build_kdbg() {
   t_.kdbg_va = kva(kdbg_rva);
   t_.kdbg_pa = pa_of(t_.kdbg_va);
   t_.kdbg_size = x64_ ? kdbg_size::kWin10_1809 : kdbg_size::kWin7;
-  t_.debugger_data_list_va = kva(x64_ ? x64_addr::kDebuggerDataListRva
-                                      : x86_addr::kDebuggerDataListRva);
+  t_.debugger_data_list_va =
+      kva(x64_ ? x64_addr::kDebuggerDataListRva : x86_addr::kDebuggerDataListRva);
   t_.version_block_va = kva(x64_ ? x64_addr::kVersionBlockRva : x86_addr::kVersionBlockRva);
 
   KdDebuggerData64 k{};

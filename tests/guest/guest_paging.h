@@ -16,7 +16,7 @@ namespace pte {
 inline constexpr std::uint64_t kPresent = 0x1, kWrite = 0x2, kUser = 0x4, kAccessed = 0x20,
                                kDirty = 0x40, kLarge = 0x80;
 inline constexpr std::uint64_t kKernel = kPresent | kWrite | kAccessed | kDirty;  // 0x63
-inline constexpr std::uint64_t kUserRw = kKernel | kUser;                          // 0x67
+inline constexpr std::uint64_t kUserRw = kKernel | kUser;                         // 0x67
 inline constexpr std::uint64_t kAddressMask = 0x000FFFFFFFFFF000ull;
 }  // namespace pte
 

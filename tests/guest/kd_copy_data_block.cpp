@@ -44,6 +44,7 @@ std::vector<std::byte> assemble_kd_copy_data_block(const KdCopyDataBlockLayout& 
   const std::uint32_t count = l.kdbg_size / 8;
   constexpr std::uint32_t kLoop = 42, kPlain = 81, kPlainLoop = 94;
   Emitter e(l.code_rva);
+  // clang-format off
   // void KdCopyDataBlock(void* destination /* rcx */)
   e.bytes({0x80, 0x3D}); e.rip_disp(l.encoded_flag_rva, 1); e.bytes({0x00});  // +0  cmp byte ptr [rip+KdpDataBlockEncoded], 0
   e.bytes({0x4C, 0x8B, 0xD1});                                             // +7  mov r10, rcx
@@ -78,6 +79,7 @@ std::vector<std::byte> assemble_kd_copy_data_block(const KdCopyDataBlockLayout& 
   e.bytes({0x41, 0xFF, 0xC9});                                             // +108 dec r9d
   e.bytes({0x75}); e.rel8_to(kPlainLoop);                                  // +111 jne plain loop
   e.bytes({0xC3});                                                         // +113 ret
+  // clang-format on
   if (e.here() != kd_copy_offsets::kSize) throw std::logic_error("KdCopyDataBlock layout");
   return e.take();
 }

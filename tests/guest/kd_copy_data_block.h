@@ -13,7 +13,7 @@
 namespace pagedump::test {
 
 struct KdCopyDataBlockLayout {
-  std::uint32_t code_rva = 0;         // where the routine is placed
+  std::uint32_t code_rva = 0;          // where the routine is placed
   std::uint32_t encoded_flag_rva = 0;  // nt!KdpDataBlockEncoded (a byte)
   std::uint32_t kdbg_rva = 0;          // nt!KdDebuggerDataBlock
   std::uint32_t wait_never_rva = 0;    // nt!KiWaitNever (u64)
@@ -26,14 +26,14 @@ std::vector<std::byte> assemble_kd_copy_data_block(const KdCopyDataBlockLayout& 
 
 // Offsets (from the routine's start) of the instructions a discovery keys on, for tests.
 namespace kd_copy_offsets {
-inline constexpr std::uint32_t kCmpFlag = 0;      // cmp byte ptr [rip+flag], 0
-inline constexpr std::uint32_t kLeaKdbg = 12;     // lea rdx, [rip+KdDebuggerDataBlock]
-inline constexpr std::uint32_t kMovWaitNever = 19;  // mov r8, [rip+KiWaitNever]
-inline constexpr std::uint32_t kLeaFlag = 26;     // lea r11, [rip+KdpDataBlockEncoded]
-inline constexpr std::uint32_t kMovCount = 33;    // mov r9d, Size / 8
-inline constexpr std::uint32_t kBswap = 54;       // bswap rax
+inline constexpr std::uint32_t kCmpFlag = 0;         // cmp byte ptr [rip+flag], 0
+inline constexpr std::uint32_t kLeaKdbg = 12;        // lea rdx, [rip+KdDebuggerDataBlock]
+inline constexpr std::uint32_t kMovWaitNever = 19;   // mov r8, [rip+KiWaitNever]
+inline constexpr std::uint32_t kLeaFlag = 26;        // lea r11, [rip+KdpDataBlockEncoded]
+inline constexpr std::uint32_t kMovCount = 33;       // mov r9d, Size / 8
+inline constexpr std::uint32_t kBswap = 54;          // bswap rax
 inline constexpr std::uint32_t kXorWaitAlways = 57;  // xor rax, [rip+KiWaitAlways]
-inline constexpr std::uint32_t kFirstRet = 80;    // ret
+inline constexpr std::uint32_t kFirstRet = 80;       // ret
 inline constexpr std::uint32_t kSize = 114;
 }  // namespace kd_copy_offsets
 

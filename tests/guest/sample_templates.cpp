@@ -46,15 +46,15 @@ SampleTemplates load_sample_templates(const std::filesystem::path& path) {
     throw Error(ErrorKind::inconsistent, fmt::format("{}: the KDBG copy is not decoded", f.path()));
   }
   s.prcb = read_range(f, t.PrcbOffset, t.ProcessOffset - t.PrcbOffset, end, "KPRCB copy");
-  s.eprocess = read_range(f, t.ProcessOffset, t.ThreadOffset - t.ProcessOffset, end,
-                          "EPROCESS copy");
-  s.ethread = read_range(f, t.ThreadOffset, t.CallStackOffset - t.ThreadOffset, end,
-                         "ETHREAD copy");
+  s.eprocess =
+      read_range(f, t.ProcessOffset, t.ThreadOffset - t.ProcessOffset, end, "EPROCESS copy");
+  s.ethread =
+      read_range(f, t.ThreadOffset, t.CallStackOffset - t.ThreadOffset, end, "ETHREAD copy");
 
   auto kdbg = load_kdbg(s.kdbg);
   if (t.DataBlocksCount > 0x10000) {
-    throw Error(ErrorKind::inconsistent, fmt::format("{}: {} data blocks", f.path(),
-                                                     t.DataBlocksCount));
+    throw Error(ErrorKind::inconsistent,
+                fmt::format("{}: {} data blocks", f.path(), t.DataBlocksCount));
   }
   for (std::uint32_t i = 0; i < t.DataBlocksCount; ++i) {
     auto b = f.read_struct<TriageDataBlock>(t.DataBlocksOffset + 16ull * i, "data block entry");
@@ -79,8 +79,8 @@ SampleTemplates load_sample_templates(const std::filesystem::path& path) {
                 fmt::format("{}: driver entries {:#x} bytes apart", f.path(), stride));
   }
   for (std::uint32_t i = 0; i < t.DriverCount; ++i) {
-    auto e = read_range(f, t.DriverListOffset + std::uint64_t(stride) * i, 0x90, end,
-                        "driver entry");
+    auto e =
+        read_range(f, t.DriverListOffset + std::uint64_t(stride) * i, 0x90, end, "driver entry");
     SampleDriver d;
     auto name_off = load<std::uint32_t>(e, 0);
     auto len = f.read_struct<std::uint32_t>(name_off, "driver name length");

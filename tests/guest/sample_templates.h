@@ -21,9 +21,9 @@ struct SampleDriver {
 };
 
 struct SampleTemplates {
-  std::uint64_t kdbg_va = 0;         // header KdDebuggerDataBlock
-  std::vector<std::byte> kdbg;       // decoded, Header.Size bytes
-  std::vector<std::byte> prcb;       // the crashing CPU's KPRCB
+  std::uint64_t kdbg_va = 0;    // header KdDebuggerDataBlock
+  std::vector<std::byte> kdbg;  // decoded, Header.Size bytes
+  std::vector<std::byte> prcb;  // the crashing CPU's KPRCB
   std::vector<std::byte> eprocess;
   std::vector<std::byte> ethread;
   std::vector<std::uint64_t> prcbs;  // KiProcessorBlock[], when carried as a data block

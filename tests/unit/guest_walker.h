@@ -77,7 +77,8 @@ class Walker : public VirtualMemory {
     auto len = get<std::uint16_t>(unicode_string_va);
     std::uint64_t buf = ptr(unicode_string_va + (pae_ ? 4 : 8));
     std::string s;
-    for (std::uint16_t i = 0; i < len / 2; ++i) s.push_back(static_cast<char>(get<std::uint16_t>(buf + 2 * i)));
+    for (std::uint16_t i = 0; i < len / 2; ++i)
+      s.push_back(static_cast<char>(get<std::uint16_t>(buf + 2 * i)));
     return s;
   }
   std::string cstr(std::uint64_t va, std::size_t max) const {

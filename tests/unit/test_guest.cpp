@@ -10,12 +10,12 @@
 #include "guest.h"
 #include "guest_walker.h"
 #include "kd_copy_data_block.h"
+#include "pagedump/discovery/kdcopy_pattern.h"
+#include "pagedump/error.h"
 #include "pagedump/format/context.h"
 #include "pagedump/format/dump_header.h"
 #include "pagedump/format/kdbg.h"
 #include "pagedump/format/version_block.h"
-#include "pagedump/discovery/kdcopy_pattern.h"
-#include "pagedump/error.h"
 #include "pagedump/pe/pe_image.h"
 #include "support/temp_dir.h"
 
@@ -77,13 +77,14 @@ TEST(Guest, X64PageTablesMapKernelWithLargePagesAndKuserWith4K) {
   EXPECT_EQ(w.translate(t.kernel_base + 0xC00B20), t.kernel_pa + 0xC00B20);
   EXPECT_EQ(w.translate(t.kuser_va), t.kuser_pa);
   EXPECT_FALSE(w.last_large_);
-  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x260), 19041u);   // NtBuildNumber
-  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x264), 1u);       // NtProductType
-  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x26C), 10u);      // NtMajorVersion
-  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x270), 0u);       // NtMinorVersion
-  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x2D0), 0x110u);   // SuiteMask
+  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x260), 19041u);  // NtBuildNumber
+  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x264), 1u);      // NtProductType
+  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x26C), 10u);     // NtMajorVersion
+  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x270), 0u);      // NtMinorVersion
+  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x2D0), 0x110u);  // SuiteMask
   EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x14), static_cast<std::uint32_t>(t.system_time));
-  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x18), static_cast<std::uint32_t>(t.system_time >> 32));
+  EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x18),
+            static_cast<std::uint32_t>(t.system_time >> 32));
   EXPECT_EQ(w.get<std::uint32_t>(t.kuser_va + 0x8), static_cast<std::uint32_t>(t.interrupt_time));
 }
 
@@ -209,8 +210,10 @@ TEST(Guest, X64KernelImageReadsBackThroughThePeReader) {
   ASSERT_NE(img.find_section("POOLCODE"), nullptr);
   ASSERT_NE(img.find_section("ALMOSTRO"), nullptr);
   ASSERT_NE(img.find_section(".data"), nullptr);
-  EXPECT_TRUE(img.find_section(".data")->contains(static_cast<std::uint32_t>(t.kdbg_va - t.kernel_base)));
-  EXPECT_TRUE(img.find_section("ALMOSTRO")->contains(static_cast<std::uint32_t>(t.wait_never_va - t.kernel_base)));
+  EXPECT_TRUE(
+      img.find_section(".data")->contains(static_cast<std::uint32_t>(t.kdbg_va - t.kernel_base)));
+  EXPECT_TRUE(img.find_section("ALMOSTRO")
+                  ->contains(static_cast<std::uint32_t>(t.wait_never_va - t.kernel_base)));
   auto ex = img.read_exports();
   ASSERT_TRUE(ex);
   EXPECT_EQ(ex->dll_name, "ntoskrnl.exe");
@@ -264,7 +267,8 @@ TEST(Guest, X64KdCopyDataBlockDecodesToTheIntendedInstructions) {
   EXPECT_EQ(code[1], std::byte{0x3D});
 
   ZydisDecoder dec;
-  ASSERT_TRUE(ZYAN_SUCCESS(ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)));
+  ASSERT_TRUE(
+      ZYAN_SUCCESS(ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)));
   struct Seen {
     std::uint32_t offset;
     ZydisMnemonic mnemonic;
@@ -276,15 +280,15 @@ TEST(Guest, X64KdCopyDataBlockDecodesToTheIntendedInstructions) {
   while (off < code.size()) {
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    ASSERT_TRUE(ZYAN_SUCCESS(ZydisDecoderDecodeFull(&dec, code.data() + off, code.size() - off,
-                                                    &insn, ops)))
+    ASSERT_TRUE(ZYAN_SUCCESS(
+        ZydisDecoderDecodeFull(&dec, code.data() + off, code.size() - off, &insn, ops)))
         << "at +" << off;
     Seen s{off, insn.mnemonic, std::nullopt, std::nullopt};
     for (std::uint8_t i = 0; i < insn.operand_count_visible; ++i) {
       if (ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[i].mem.base == ZYDIS_REGISTER_RIP) {
         ZyanU64 abs = 0;
-        ASSERT_TRUE(ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[i],
-                                                          t.kd_copy_data_block_va + off, &abs)));
+        ASSERT_TRUE(ZYAN_SUCCESS(
+            ZydisCalcAbsoluteAddress(&insn, &ops[i], t.kd_copy_data_block_va + off, &abs)));
         s.rip_target = abs;
       }
       if (ops[i].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) s.imm = ops[i].imm.value.u;
@@ -293,13 +297,13 @@ TEST(Guest, X64KdCopyDataBlockDecodesToTheIntendedInstructions) {
     off += insn.length;
   }
   const ZydisMnemonic expected[] = {
-      ZYDIS_MNEMONIC_CMP,  ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_JZ,  ZYDIS_MNEMONIC_LEA,
-      ZYDIS_MNEMONIC_MOV,  ZYDIS_MNEMONIC_LEA, ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_MOV,
-      ZYDIS_MNEMONIC_MOV,  ZYDIS_MNEMONIC_XOR, ZYDIS_MNEMONIC_ROL, ZYDIS_MNEMONIC_XOR,
+      ZYDIS_MNEMONIC_CMP,   ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_JZ,  ZYDIS_MNEMONIC_LEA,
+      ZYDIS_MNEMONIC_MOV,   ZYDIS_MNEMONIC_LEA, ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_MOV,
+      ZYDIS_MNEMONIC_MOV,   ZYDIS_MNEMONIC_XOR, ZYDIS_MNEMONIC_ROL, ZYDIS_MNEMONIC_XOR,
       ZYDIS_MNEMONIC_BSWAP, ZYDIS_MNEMONIC_XOR, ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_ADD,
-      ZYDIS_MNEMONIC_ADD,  ZYDIS_MNEMONIC_DEC, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_RET,
-      ZYDIS_MNEMONIC_LEA,  ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_MOV,
-      ZYDIS_MNEMONIC_ADD,  ZYDIS_MNEMONIC_ADD, ZYDIS_MNEMONIC_DEC, ZYDIS_MNEMONIC_JNZ,
+      ZYDIS_MNEMONIC_ADD,   ZYDIS_MNEMONIC_DEC, ZYDIS_MNEMONIC_JNZ, ZYDIS_MNEMONIC_RET,
+      ZYDIS_MNEMONIC_LEA,   ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_MOV, ZYDIS_MNEMONIC_MOV,
+      ZYDIS_MNEMONIC_ADD,   ZYDIS_MNEMONIC_ADD, ZYDIS_MNEMONIC_DEC, ZYDIS_MNEMONIC_JNZ,
       ZYDIS_MNEMONIC_RET};
   ASSERT_EQ(seen.size(), std::size(expected));
   for (std::size_t i = 0; i < seen.size(); ++i) {
@@ -566,7 +570,8 @@ TEST(Guest, X86PaeGuest) {
   for (std::uint64_t i = 0; i < 4; ++i) {
     EXPECT_EQ(g.memory.get<std::uint64_t>(t.dtb + 8 * i), (t.dtb + 0x1000 * (i + 1)) | 1);
   }
-  for (std::uint64_t o = 0x20; o < 0x1000; o += 8) ASSERT_EQ(g.memory.get<std::uint64_t>(t.dtb + o), 0u);
+  for (std::uint64_t o = 0x20; o < 0x1000; o += 8)
+    ASSERT_EQ(g.memory.get<std::uint64_t>(t.dtb + o), 0u);
   Walker w(g, t.dtb, true);
   EXPECT_EQ(w.translate(t.kernel_base), t.kernel_pa);
   EXPECT_EQ(w.translate(0xFFDF0000), t.kuser_pa);

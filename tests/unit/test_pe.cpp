@@ -350,7 +350,8 @@ TEST(PeImageSample, RealDriverKeysMatchTheSymbolStore) {
   pe::RvaReader reader = [&](std::uint32_t rva, std::span<std::byte> out) -> ReadResult {
     std::uint64_t off = rva;  // headers: RVA = file offset
     for (const auto& s : sections) {
-      if (rva >= s.VirtualAddress && rva < s.VirtualAddress + std::max(s.VirtualSize, s.SizeOfRawData)) {
+      if (rva >= s.VirtualAddress &&
+          rva < s.VirtualAddress + std::max(s.VirtualSize, s.SizeOfRawData)) {
         off = s.PointerToRawData + (rva - s.VirtualAddress);
       }
     }

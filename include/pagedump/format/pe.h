@@ -11,7 +11,7 @@
 
 namespace pagedump::format {
 
-inline constexpr std::uint16_t kDosSignature = 0x5A4D;   // "MZ"
+inline constexpr std::uint16_t kDosSignature = 0x5A4D;     // "MZ"
 inline constexpr std::uint32_t kNtSignature = 0x00004550;  // "PE\0\0"
 inline constexpr std::uint16_t kPe32Magic = 0x10B;
 inline constexpr std::uint16_t kPe32PlusMagic = 0x20B;

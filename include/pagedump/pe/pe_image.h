@@ -37,11 +37,11 @@ struct Export {
   std::string name;
   std::uint32_t rva = 0;
   std::uint16_t ordinal = 0;  // biased by the directory's Base
-  bool forwarder = false;      // rva points at a "DLL.Name" string inside the export directory
+  bool forwarder = false;     // rva points at a "DLL.Name" string inside the export directory
 };
 
 struct ExportDirectory {
-  std::string dll_name;          // e.g. "ntoskrnl.exe"
+  std::string dll_name;         // e.g. "ntoskrnl.exe"
   std::vector<Export> exports;  // named exports, in the image's (sorted) name order
   // The RVA of a named export, if present.
   std::optional<std::uint32_t> find(std::string_view name) const;
@@ -103,7 +103,7 @@ class PeImage {
 
   // Limits applied while reading (the loader's or far beyond any real module's).
   static constexpr std::uint32_t kMaxLfanew = 0x1000 - 0x18;  // NT headers in the first page
-  static constexpr std::uint32_t kMaxNames = 0x10000;           // name ordinals are 16-bit
+  static constexpr std::uint32_t kMaxNames = 0x10000;         // name ordinals are 16-bit
   static constexpr std::size_t kMaxNameLength = 512;
   static constexpr std::uint32_t kMaxDebugEntries = 64;
 
