@@ -239,8 +239,14 @@ class Builder {
 
 void Builder::build_memory_map() {
   auto& m = t_.memory_map;
+  if (spec_.ram_mib != 0 && spec_.ram_mib < 192) {
+    throw std::invalid_argument("guest: ram_mib must be 0 or at least 192");
+  }
   // Conventional memory without page 0, the rest of the first 3 GiB window up to a PCI hole,
   // and RAM above 4 GiB: the shape firmware memory maps have.
+  const std::uint64_t low_end =
+      spec_.ram_mib ? std::uint64_t(spec_.ram_mib - 16) * kMiB : 0xBFF00000ull;
+  const std::uint64_t high_size = spec_.ram_mib ? 16 * kMiB : 0x40000000ull;
   m.push_back({0x1000, 0x9E000});
   if (spec_.many_runs) {
     // 1-page holes every MiB in [96 MiB, 140 MiB): well clear of the guest's structures.
@@ -249,11 +255,11 @@ void Builder::build_memory_map() {
       m.push_back({at, hole - at});
       at = hole + kPageSize;
     }
-    m.push_back({at, 0xBFF00000 - at});
+    m.push_back({at, low_end - at});
   } else {
-    m.push_back({0x100000, 0xBFF00000 - 0x100000});
+    m.push_back({0x100000, low_end - 0x100000});
   }
-  m.push_back({0x100000000ull, 0x40000000});
+  m.push_back({0x100000000ull, high_size});
 }
 
 void Builder::build() {
