@@ -6,5 +6,6 @@
 namespace pagedump::cli {
 
 void register_version(Registry& r);
+void register_sources(Registry& r);
 
 }  // namespace pagedump::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
                       cmd->callback([&selected, run] { selected = run; });
                     }};
   register_version(registry);
+  register_sources(registry);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,127 @@
+#include "pagedump/sources/segmented_image.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "pagedump/error.h"
+
+namespace pagedump {
+
+SegmentedImage::SegmentedImage(InputFile file, std::string format_name,
+                               std::vector<ImageSegment> segments, std::vector<CpuState> cpus,
+                               const char* what)
+    : file_(std::move(file)),
+      format_name_(std::move(format_name)),
+      segments_(std::move(segments)),
+      cpus_(std::move(cpus)) {
+  if (segments_.size() > kMaxImageSegments) {
+    throw Error(ErrorKind::inconsistent,
+                fmt::format("{}: {} {}s, more than the {} a capture can plausibly hold",
+                            file_.path(), segments_.size(), what, kMaxImageSegments));
+  }
+  for (const auto& s : segments_) {
+    if (s.range.size == 0) {
+      throw Error(ErrorKind::inconsistent,
+                  fmt::format("{}: {} at physical {:#x} is empty", file_.path(), what,
+                              s.range.base));
+    }
+    if (s.range.base + s.range.size < s.range.base) {
+      throw Error(ErrorKind::inconsistent,
+                  fmt::format("{}: {} at physical {:#x} of size {:#x} wraps past the end of the "
+                              "address space",
+                              file_.path(), what, s.range.base, s.range.size));
+    }
+    if (s.file_offset > file_.size() || s.range.size > file_.size() - s.file_offset) {
+      throw Error(ErrorKind::truncated,
+                  fmt::format("{}: {} for physical {:#x}-{:#x} is stored at file offset "
+                              "{:#x}-{:#x}, past the end of the file (size {:#x})",
+                              file_.path(), what, s.range.base, s.range.end(), s.file_offset,
+                              s.file_offset + s.range.size, file_.size()));
+    }
+  }
+  std::sort(segments_.begin(), segments_.end(),
+            [](const ImageSegment& a, const ImageSegment& b) { return a.range.base < b.range.base; });
+  for (std::size_t i = 1; i < segments_.size(); ++i) {
+    const auto& prev = segments_[i - 1].range;
+    const auto& cur = segments_[i].range;
+    if (cur.base < prev.end()) {
+      throw Error(ErrorKind::inconsistent,
+                  fmt::format("{}: {}s overlap: physical {:#x}-{:#x} and {:#x}-{:#x}",
+                              file_.path(), what, prev.base, prev.end(), cur.base, cur.end()));
+    }
+  }
+  ranges_.reserve(segments_.size());
+  for (const auto& s : segments_) ranges_.push_back(s.range);
+}
+
+ReadResult SegmentedImage::read_physical(std::uint64_t pa, std::span<std::byte> out) const {
+  std::size_t done = 0;
+  // First segment whose end lies beyond pa.
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), pa,
+                             [](std::uint64_t a, const ImageSegment& s) { return a < s.range.end(); });
+  while (done < out.size()) {
+    const std::uint64_t addr = pa + done;
+    if (addr < pa) return {ReadStatus::not_present, addr, 0};  // wrapped
+    while (it != segments_.end() && it->range.end() <= addr) ++it;
+    if (it == segments_.end() || addr < it->range.base) return {ReadStatus::not_present, addr, 0};
+    const std::uint64_t in_seg = addr - it->range.base;
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(it->range.size - in_seg, out.size() - done));
+    const std::uint64_t off = it->file_offset + in_seg;
+    std::size_t got = 0;
+    try {
+      got = read_file_sparse(file_, off, out.subspan(done, n));
+    } catch (const Error&) {
+      return {ReadStatus::io_error, addr, off};
+    }
+    if (got != n) return {ReadStatus::truncated, addr + got, off + got};
+    done += n;
+  }
+  return {};
+}
+
+// Below this size a plain read is cheaper than asking the file system where its holes are.
+static constexpr std::size_t kSparseProbeMin = 64 * 1024;
+
+std::size_t read_file_sparse(const InputFile& file, std::uint64_t offset, std::span<std::byte> out) {
+  if (out.size() < kSparseProbeMin) return file.read_at(offset, out);
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const std::uint64_t pos = offset + done;
+    if (pos >= file.size()) break;
+    off_t data = ::lseek(file.fd(), static_cast<off_t>(pos), SEEK_DATA);
+    std::uint64_t data_at;
+    if (data < 0) {
+      // ENXIO: no data from pos to the end of the file (all hole); anything else (a file system
+      // without hole reporting): read plainly.
+      if (errno != ENXIO) return done + file.read_at(pos, out.subspan(done));
+      data_at = file.size();
+    } else {
+      data_at = static_cast<std::uint64_t>(data);
+    }
+    if (data_at > pos) {
+      const std::uint64_t zero_end = std::min(data_at, file.size());
+      const std::size_t zeros =
+          static_cast<std::size_t>(std::min<std::uint64_t>(zero_end - pos, out.size() - done));
+      std::memset(out.data() + done, 0, zeros);
+      done += zeros;
+      continue;
+    }
+    off_t hole = ::lseek(file.fd(), static_cast<off_t>(pos), SEEK_HOLE);
+    std::uint64_t hole_at = hole < 0 ? file.size() : static_cast<std::uint64_t>(hole);
+    const std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(hole_at > pos ? hole_at - pos : 1, out.size() - done));
+    const std::size_t got = file.read_at(pos, out.subspan(done, n));
+    done += got;
+    if (got != n) break;
+  }
+  return done;
+}
+
+}  // namespace pagedump
