@@ -20,6 +20,9 @@ using namespace pagedump::format;
 constexpr std::uint32_t kMaxNoteDesc = 1u << 20;
 constexpr std::uint32_t kMaxNoteName = 256;
 constexpr std::size_t kMaxNotes = 4 * kMaxImageCpus + 64;
+// Most descriptor bytes kept in memory over all notes: room for kMaxImageCpus VirtualBox CPUs
+// with their XSAVE areas, and a bound a forged file cannot push memory past.
+constexpr std::uint64_t kMaxKeptNoteBytes = 32u << 20;
 
 struct Note {
   std::string name;
@@ -37,7 +40,8 @@ struct ElfLayout {
 
 constexpr std::uint64_t align4(std::uint64_t v) { return (v + 3) & ~std::uint64_t{3}; }
 
-void read_notes(const InputFile& f, std::uint64_t off, std::uint64_t size, std::vector<Note>& notes) {
+void read_notes(const InputFile& f, std::uint64_t off, std::uint64_t size, std::vector<Note>& notes,
+                std::uint64_t& kept_bytes) {
   const std::uint64_t end = off + size;
   if (end < off || off > f.size() || size > f.size() - off) {
     throw Error(ErrorKind::truncated,
@@ -82,6 +86,13 @@ void read_notes(const InputFile& f, std::uint64_t off, std::uint64_t size, std::
     n.name = std::move(name);
     // Only the notes pagedump interprets are kept in memory.
     if (n.name == "CORE" || n.name == "QEMU" || n.name == "VBCORE" || n.name == "VBCPU") {
+      kept_bytes += nh.n_descsz;
+      if (kept_bytes > kMaxKeptNoteBytes) {
+        throw Error(ErrorKind::inconsistent,
+                    fmt::format("{}: the CPU notes up to file offset {:#x} hold more than {} "
+                                "bytes, more than {} processors need",
+                                f.path(), pos, kMaxKeptNoteBytes, kMaxImageCpus));
+      }
       n.desc.resize(nh.n_descsz);
       f.read_exact(desc_at, n.desc, "ELF note descriptor");
     }
@@ -130,10 +141,11 @@ ElfLayout read_layout(const InputFile& f) {
                             "file (size {:#x})",
                             f.path(), phnum, phoff, f.size()));
   }
+  std::uint64_t kept_note_bytes = 0;
   for (std::uint64_t i = 0; i < phnum; ++i) {
     const auto ph = f.read_struct<Phdr>(phoff + i * sizeof(Phdr), "program header");
     if (ph.p_type == kPtNote) {
-      read_notes(f, ph.p_offset, ph.p_filesz, out.notes);
+      read_notes(f, ph.p_offset, ph.p_filesz, out.notes, kept_note_bytes);
     } else if (ph.p_type == kPtLoad) {
       if (ph.p_filesz > ph.p_memsz) {
         throw Error(ErrorKind::inconsistent,

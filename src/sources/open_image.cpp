@@ -17,7 +17,7 @@
 namespace pagedump {
 namespace {
 
-constexpr std::array<ImageFormatInfo, 14> kFormats{{
+constexpr std::array<ImageFormatInfo, 13> kFormats{{
     {"raw", "flat image, file offset = physical address (optionally with --memory-map)", true},
     {"elf-qemu", "ELF core from QEMU dump-guest-memory (paging off), NT_PRSTATUS + QEMU notes", true},
     {"elf-virsh", "ELF core from virsh dump --memory-only (QEMU's writer; same as elf-qemu)", true},
@@ -31,7 +31,6 @@ constexpr std::array<ImageFormatInfo, 14> kFormats{{
     {"kdump-compressed", "compressed kdump (makedumpfile/virsh kdump-* formats)", false},
     {"makedumpfile-flat", "makedumpfile flattened format", false},
     {"minidump", "user-mode minidump (MDMP / USERDU64)", false},
-    {"vmware-state", "VMware checkpoint (.vmss/.vmsn) whose memory is not in a separate .vmem", false},
 }};
 
 bool starts_with(std::span<const std::byte> head, std::string_view magic) {

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -20,12 +21,15 @@ int main(int argc, char** argv) {
     if (argc > 2) o.format = argv[2];
     auto image = pagedump::open_image(argv[1], o);
     std::vector<std::byte> buf(1u << 20);
+    const std::vector<std::byte> zeros(buf.size());
     std::uint64_t total = 0, nonzero = 0;
     for (const auto& r : image->ranges()) {
       for (std::uint64_t off = 0; off < r.size; off += buf.size()) {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.size - off));
         std::span<std::byte> chunk(buf.data(), n);
         image->read_physical_or_throw(r.base + off, chunk);
+        total += n;
+        if (std::memcmp(chunk.data(), zeros.data(), n) == 0) continue;
         const auto* words = reinterpret_cast<const std::uint64_t*>(chunk.data());
         for (std::size_t i = 0; i < n / 8; ++i) {
           if (words[i] != 0) {
@@ -33,7 +37,6 @@ int main(int argc, char** argv) {
           }
         }
         for (std::size_t k = n / 8 * 8; k < n; ++k) nonzero += chunk[k] != std::byte{0};
-        total += n;
       }
     }
     rusage ru{};

@@ -263,6 +263,7 @@ TEST(QemuCapture, SmallGuestBytesAndRegistersReadBack) {
 void sparse_copy(int in, const std::filesystem::path& out) {
   const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char> buf(1u << 20);
+  const std::vector<char> zeros(buf.size(), 0);
   off_t pos = 0;
   for (;;) {
     std::size_t got = 0;
@@ -272,8 +273,7 @@ void sparse_copy(int in, const std::filesystem::path& out) {
       got += std::size_t(n);
     }
     if (got == 0) break;
-    bool zero = true;
-    for (std::size_t i = 0; i < got && zero; ++i) zero = buf[i] == 0;
+    const bool zero = std::memcmp(buf.data(), zeros.data(), got) == 0;
     if (!zero && ::pwrite(fd, buf.data(), got, pos) != ssize_t(got)) break;
     pos += off_t(got);
   }

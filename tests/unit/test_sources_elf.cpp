@@ -207,6 +207,15 @@ TEST_F(ElfMalformed, QemuNoteInconsistencies) {
   expect_error([&] { open_image(path); }, ErrorKind::inconsistent, {"1 NT_PRSTATUS notes but 2 QEMU notes"});
 }
 
+TEST(ElfQemu, MoreCpusThanAnyMachineIsRejected) {
+  TempDir dir;
+  std::vector<CpuState> cpus;
+  for (std::uint32_t i = 0; i < 4097; ++i) cpus.push_back(sample_cpu64(i));
+  images::write_elf_qemu(dir / "c.elf", {{address_pattern_range(0, 0x1000)}, cpus});
+  expect_error([&] { open_image((dir / "c.elf").string()); }, ErrorKind::inconsistent,
+               {"4097 NT_PRSTATUS and 4097 QEMU notes", "at most 4096 CPUs"});
+}
+
 TEST(ElfVbox, CoreWithVbcpuNotesV6AndV5) {
   for (std::uint32_t version : {0x00010006u, 0x00010005u}) {
     SCOPED_TRACE(version);
