@@ -7,5 +7,7 @@ namespace pagedump::cli {
 
 void register_version(Registry& r);
 void register_sources(Registry& r);
+void register_info(Registry& r);
+void register_read(Registry& r);
 
 }  // namespace pagedump::cli

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
                     }};
   register_version(registry);
   register_sources(registry);
+  register_info(registry);
+  register_read(registry);
 
   try {
     app.parse(argc, argv);
