@@ -203,11 +203,15 @@ void context_text(const DumpFile& d) {
     line("registers", "(unknown architecture: not decoded)");
     return;
   }
+  for (const auto& [name, value] : regs) {
+    if (name == "context_flags") line("context flags", fmt::format("{:#x}", value));
+  }
   const int width = d.header().is64 ? 16 : 8;
   std::string row;
   int n = 0;
   for (const auto& [name, value] : regs) {
-    row += fmt::format(" {:>13}={:0{}x}", name, value, width);
+    if (name == "context_flags") continue;  // printed above the grid
+    row += fmt::format(" {:>6}={:0{}x}", name, value, width);
     if (++n % 4 == 0) {
       std::cout << "  " << row << '\n';
       row.clear();
