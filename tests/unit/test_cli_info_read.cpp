@@ -68,7 +68,7 @@ TEST(CliInfo, JsonFullDumpValues) {
   EXPECT_EQ(j["number_processors"], 4);
   EXPECT_EQ(j["bugcheck"]["code"], 0xE2);
   EXPECT_EQ(j["bugcheck"]["name"], "MANUALLY_INITIATED_CRASH");
-  EXPECT_EQ(j["bugcheck"]["parameters"], nlohmann::json({0x11, 0x22, 0x33, 0x44}));
+  EXPECT_EQ(j["bugcheck"]["parameters"], nlohmann::json::array({0x11, 0x22, 0x33, 0x44}));
   EXPECT_EQ(j["required_dump_space"], 0x7000);
   EXPECT_EQ(j["system_time"], built::kSystemTime);
   EXPECT_EQ(j["system_up_time"], built::kSystemUpTime);
@@ -83,7 +83,7 @@ TEST(CliInfo, JsonFullDumpValues) {
   EXPECT_EQ(j["exception"]["code"], 0x80000003u);
   EXPECT_EQ(j["exception"]["flags"], 1);
   EXPECT_EQ(j["exception"]["address"], built::kPc64);
-  EXPECT_EQ(j["exception"]["parameters"], nlohmann::json({0}));
+  EXPECT_EQ(j["exception"]["parameters"], nlohmann::json::array({0}));
   EXPECT_EQ(j["physical_memory"]["number_of_runs"], 2);
   EXPECT_EQ(j["physical_memory"]["number_of_pages"], 5);
   EXPECT_EQ(j["physical_memory"]["runs"],
