@@ -100,14 +100,13 @@ void DumpFile::parse_bitmap(bool legacy) {
 
   // The whole bitmap must be in the file: without it no page can be located.
   const std::uint64_t avail = file_.size() - s.bits_offset;
-  if (s.bitmap_bits / 8 > avail || (s.bitmap_bits + 7) / 8 > avail) {
+  const std::uint64_t bitmap_bytes = s.bitmap_bits / 8 + (s.bitmap_bits % 8 != 0);
+  if (bitmap_bytes > avail) {
     fail(ErrorKind::truncated, path(),
          "{} at file offset {:#x} is {:#x} bits: the bitmap at {:#x} would need {:#x} bytes, "
          "beyond the end of the file (size {:#x})",
-         field_bits, off_bits, s.bitmap_bits, s.bits_offset, (s.bitmap_bits / 8) + 1,
-         file_.size());
+         field_bits, off_bits, s.bitmap_bits, s.bits_offset, bitmap_bytes, file_.size());
   }
-  const std::uint64_t bitmap_bytes = (s.bitmap_bits + 7) / 8;
   if (s.bitmap_bits > reader_detail::kMaxPfnEnd) {
     fail(ErrorKind::inconsistent, path(), "{} at file offset {:#x} is {:#x}: too many pages",
          field_bits, off_bits, s.bitmap_bits);

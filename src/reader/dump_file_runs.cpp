@@ -135,9 +135,9 @@ void DumpFile::parse_rdmp() {
   }
   std::uint64_t slots = ranges_end > ranges_at ? (ranges_end - ranges_at) / sizeof(format::RdmpRange)
                                                : 0;
-  // A range list bigger than this is not a real machine's memory map.
+  // A range list bigger than this is not a real machine's memory map, and would make the
+  // reader's memory grow with a count from the file.
   constexpr std::uint64_t kMaxRanges = std::uint64_t(1) << 20;
-  if (slots > kMaxRanges) slots = kMaxRanges;
 
   std::optional<std::uint64_t> expected_total;
   if (header_.dump_type == 0xA) {
@@ -174,6 +174,12 @@ void DumpFile::parse_rdmp() {
              "physical address",
              i, off, r.Pfn, r.PageCount);
       }
+      if (r.PageCount == 0) continue;  // stores nothing
+      if (runs_.size() == kMaxRanges) {
+        fail(ErrorKind::unsupported, path(),
+             "the RDMP range list at file offset {:#x} has more than {} ranges", ranges_at,
+             kMaxRanges);
+      }
       runs_.push_back({r.Pfn, r.PageCount, rh.FirstPageOffset + sum * kPageSize});
       sum += r.PageCount;
       if (sum > kMaxPfnEnd) {
@@ -181,10 +187,7 @@ void DumpFile::parse_rdmp() {
              "RDMP ranges up to file offset {:#x} hold more pages than a 64-bit address space",
              off);
       }
-      if (expected_total && sum >= *expected_total) {
-        ++i;
-        done = true;
-      }
+      if (expected_total && sum >= *expected_total) done = true;
     }
     if (done) break;
   }
