@@ -129,6 +129,26 @@ TEST(CliInfo, JsonTruncatedInfo) {
   EXPECT_THAT(t.out, HasSubstr("the first missing page is PFN 0x2 (file offset 0x3000)"));
 }
 
+TEST(CliInfo, TextOf32BitTriageHeader) {
+  DumpSpec spec;
+  spec.arch = DumpArch::arm;
+  spec.dump_type = 4;
+  Fixture f(spec);
+  auto r = pagedump_cmd("info " + q(f.path));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("PAGEDUMP (32-bit)"));
+  EXPECT_THAT(r.out, HasSubstr("4 (triage)"));
+  EXPECT_THAT(r.out, HasSubstr("arm (MachineImageType 0x1c4)"));
+  EXPECT_THAT(r.out, HasSubstr("PAE enabled             no"));
+  EXPECT_THAT(r.out, HasSubstr("none: a triage dump stores no physical pages"));
+  EXPECT_THAT(r.out, HasSubstr("pc=80d1c2b4"));
+  auto j = nlohmann::json::parse(pagedump_cmd("info --json " + q(f.path)).out);
+  EXPECT_EQ(j["pae_enabled"], false);
+  EXPECT_EQ(j["context"]["pc"], built::kPc32);
+  EXPECT_FALSE(j.contains("physical_memory"));
+  EXPECT_FALSE(j.contains("bitmap"));
+}
+
 TEST(CliInfo, NotADumpExits1WithTheReason) {
   TempDir dir;
   auto p = dir / "x.txt";

@@ -12,6 +12,7 @@
 #include "dump_test_util.h"
 #include "pagedump/format/bitmap.h"
 #include "pagedump/format/context.h"
+#include "pagedump/format/rdmp.h"
 
 using namespace pagedump;
 using namespace pagedump::test;
@@ -493,6 +494,68 @@ TEST(DumpReader, ConcurrentReadersSeeTheSameBytes) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(DumpReader, SparseBitmapAcrossManyRankChunks) {
+  // 2^24 PFNs (a 64 GiB machine): a 2 MiB bitmap, 512 rank chunks, three stored pages.
+  DumpSpec spec;
+  spec.dump_type = 6;
+  spec.runs = {{0x5, 1}, {0x800000, 1}, {0xFFFFFF, 1}};
+  spec.bitmap_bits = 0x1000000;
+  auto o = build_and_open(spec);
+  const DumpFile& d = *o.dump;
+  EXPECT_EQ(d.stored_pages(), 3u);
+  EXPECT_EQ(d.page_file_offset(0x800000), o.built.first_page_offset + kPageSize);
+  EXPECT_EQ(d.page_file_offset(0xFFFFFF), o.built.first_page_offset + 2 * kPageSize);
+  EXPECT_EQ(d.page_file_offset(0xFFFFFE), std::nullopt);
+  EXPECT_EQ(d.page_file_offset(0x1000000), std::nullopt);
+  std::byte b[2];
+  ASSERT_TRUE(d.read_physical(0xFFFFFFull * kPageSize + 0xffe, b));
+  EXPECT_EQ(b[0], page_byte(0xFFFFFF, 0xffe));
+  EXPECT_EQ(b[1], page_byte(0xFFFFFF, 0xfff));
+  auto r = d.ranges();
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[1], (PhysicalRange{0x800000ull * kPageSize, kPageSize}));
+}
+
+TEST(DumpReader, BitmapRangesMergeAdjacentPages) {
+  DumpSpec spec;
+  spec.dump_type = 5;
+  spec.runs = {{0x3e, 0x4}, {0x50, 1}};  // 0x3e..0x41 crosses a byte and a 64-bit word
+  auto o = build_and_open(spec);
+  auto r = o.dump->ranges();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], (PhysicalRange{0x3e000, 0x4000}));
+  EXPECT_EQ(r[1], (PhysicalRange{0x50000, 0x1000}));
+  EXPECT_EQ(o.dump->total_bytes(), 0x5000u);
+}
+
+TEST(DumpReader, RdmpKernelListEndsAtAZeroPfn) {
+  DumpSpec spec;
+  spec.dump_type = 8;
+  spec.runs = {{0x1, 2}, {0x20, 1}};
+  // After the terminator, bytes that would be a third range must be ignored.
+  spec.edit_file = [](std::vector<std::byte>& f) {
+    format::RdmpRange junk{0x40, 5};
+    std::memcpy(f.data() + 0x2030 + 3 * sizeof(junk), &junk, sizeof(junk));
+  };
+  auto o = build_and_open(spec);
+  EXPECT_EQ(o.dump->rdmp()->number_of_ranges, 2u);
+  EXPECT_EQ(o.dump->stored_pages(), 3u);
+  EXPECT_EQ(o.dump->page_file_offset(0x40), std::nullopt);
+  EXPECT_EQ(o.dump->page_file_offset(0x20), 0x3000u + 2 * kPageSize);
+}
+
+TEST(DumpReader, RdmpZeroPageRangesStoreNothing) {
+  DumpSpec spec;
+  spec.dump_type = 0xA;
+  spec.runs = {{0x1, 2}, {0x8, 0}, {0x8, 1}};
+  auto o = build_and_open(spec);
+  ASSERT_EQ(o.dump->runs().size(), 2u);
+  EXPECT_EQ(o.dump->page_file_offset(0x8), 0x3000u + 2 * kPageSize);
+  std::byte b[1];
+  ASSERT_TRUE(o.dump->read_physical(0x8000, b));
+  EXPECT_EQ(b[0], page_byte(0x8, 0));
 }
 
 }  // namespace
