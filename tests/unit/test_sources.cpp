@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "builders/dump/dump_builder.h"
 #include "image_writers.h"
 #include "pagedump/sources/open_image.h"
 #include "pagedump/sources/raw_image.h"
@@ -256,7 +257,7 @@ TEST(Detection, RecognisedButUnsupportedFormatsAreNamed) {
       {"f.dump", "makedumpfile" + std::string(60, '\0'), ErrorKind::unsupported, "makedumpfile flattened"},
       {"u.dmp", "MDMP" + std::string(60, '\0'), ErrorKind::user_mode_dump, "user-mode minidump"},
       {"vm.vmrs", std::string(64, 'x'), ErrorKind::unsupported, "Hyper-V saved state"},
-      {"k.dmp", "PAGEDU64" + std::string(60, '\0'), ErrorKind::unsupported, "Windows kernel dump"},
+      {"k.dmp", "PAGEDU64" + std::string(60, '\0'), ErrorKind::truncated, "shorter than the 0x2000-byte PAGEDU64 header"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.file);
@@ -265,6 +266,23 @@ TEST(Detection, RecognisedButUnsupportedFormatsAreNamed) {
   }
   InputFile dump((dir / "k.dmp").string());
   EXPECT_EQ(detect_image_format(dump), "dump");
+}
+
+TEST(Detection, KernelDumpOpensThroughTheDumpReader) {
+  TempDir dir;
+  DumpSpec spec;
+  spec.dump_type = 5;
+  spec.runs = {{0x1, 2}, {0x10, 1}};
+  write_dump(dir / "bitmap.dmp", spec);
+  auto img = open_image((dir / "bitmap.dmp").string());
+  EXPECT_EQ(img->format_name(), "dump-bitmap-full");
+  ASSERT_EQ(img->ranges().size(), 2u);
+  EXPECT_EQ(img->ranges()[0], (PhysicalRange{0x1000, 0x2000}));
+  EXPECT_EQ(img->ranges()[1], (PhysicalRange{0x10000, 0x1000}));
+  std::byte b[2];
+  ASSERT_TRUE(img->read_physical(0x10ffe, b));
+  EXPECT_EQ(b[0], page_byte(0x10, 0xffe));
+  EXPECT_EQ(img->read_physical(0x3000, b).status, ReadStatus::not_present);
 }
 
 TEST(Detection, UnknownFormatNameIsAUsageError) {
