@@ -87,6 +87,12 @@ PAGEDUMP_NTSTATUS ke_initialize_crash_dump_header(const DiscoveredSystem& system
 // Header size of the system's dump: 0x2000 (64-bit) or 0x1000 (32-bit).
 uint32_t crash_dump_header_size(const DiscoveredSystem& system) noexcept;
 
+// What the routine writes, for writers of other layouts: the 'PAGE' fill and the system's
+// fields, with the physical memory runs (complete dumps) or without them (bitmap, kernel and
+// small dumps leave the block as fill). `header` must be crash_dump_header_size() bytes.
+void fill_system_header(const DiscoveredSystem& system, std::span<std::byte> header,
+                        bool with_runs) noexcept;
+
 }  // namespace pagedump
 #endif
 

@@ -45,7 +45,9 @@ void find_processors(Context& ctx) {
     DiscoveredCpu cpu;
     cpu.index = i;
     cpu.prcb = *prcb;
-    cpu.proc_state_context_va = *prcb + k.OffsetPrcbProcStateContext;
+    if (k.OffsetPrcbProcStateContext) {
+      cpu.proc_state_context_va = *prcb + k.OffsetPrcbProcStateContext;
+    }
     std::vector<std::byte> memory_context(ctx_size);
     bool have_memory = false;
     std::string memory_source;
@@ -56,7 +58,7 @@ void find_processors(Context& ctx) {
         memory_source = "memory (KPRCB context pointer)";
       }
     }
-    if (!have_memory && k.OffsetPrcbProcStateContext) {
+    if (!have_memory && cpu.proc_state_context_va) {
       have_memory = ctx.read(cpu.proc_state_context_va, memory_context);
       memory_source = "memory (KPRCB.ProcessorState.ContextFrame)";
     }

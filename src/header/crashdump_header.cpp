@@ -30,7 +30,7 @@ void fill_common(Header& h, const DiscoveredSystem& s) {
   h.KdSecondaryVersion = s.kd_secondary_version;
 }
 
-void fill64(DumpHeader64& h, const DiscoveredSystem& s) {
+void fill64(DumpHeader64& h, const DiscoveredSystem& s, bool with_runs) {
   fill_common(h, s);
   h.ValidDump = kValidDump64;
   h.DirectoryTableBase = s.directory_table_base;
@@ -38,6 +38,7 @@ void fill64(DumpHeader64& h, const DiscoveredSystem& s) {
   h.PsLoadedModuleList = s.kdbg.PsLoadedModuleList;
   h.PsActiveProcessHead = s.kdbg.PsActiveProcessHead;
   h.KdDebuggerDataBlock = s.kdbg_va;
+  if (!with_runs) return;
   PhysicalMemoryDescriptor64Head d;
   std::memcpy(&d, h.PhysicalMemoryBlock, sizeof d);  // keeps the pad's fill
   d.NumberOfRuns = static_cast<std::uint32_t>(s.physical_memory_runs.size());
@@ -51,7 +52,7 @@ void fill64(DumpHeader64& h, const DiscoveredSystem& s) {
   std::memcpy(h.PhysicalMemoryBlock, &d, sizeof d);
 }
 
-void fill32(DumpHeader32& h, const DiscoveredSystem& s) {
+void fill32(DumpHeader32& h, const DiscoveredSystem& s, bool with_runs) {
   fill_common(h, s);
   h.ValidDump = kValidDump32;
   h.DirectoryTableBase = static_cast<std::uint32_t>(s.directory_table_base);
@@ -60,6 +61,7 @@ void fill32(DumpHeader32& h, const DiscoveredSystem& s) {
   h.PsActiveProcessHead = static_cast<std::uint32_t>(s.kdbg.PsActiveProcessHead);
   h.KdDebuggerDataBlock = static_cast<std::uint32_t>(s.kdbg_va);
   h.PaeEnabled = s.pae_enabled ? 1 : 0;
+  if (!with_runs) return;
   PhysicalMemoryDescriptor32Head d{static_cast<std::uint32_t>(s.physical_memory_runs.size()), 0};
   for (std::size_t i = 0; i < s.physical_memory_runs.size(); ++i) {
     const PhysicalMemoryRun32 run{static_cast<std::uint32_t>(s.physical_memory_runs[i].first),
@@ -89,21 +91,25 @@ PAGEDUMP_NTSTATUS ke_initialize_crash_dump_header(const DiscoveredSystem& s, uin
       s.physical_memory_runs.size() > (is64 ? kMaxRuns64 : kMaxRuns32)) {
     return PAGEDUMP_STATUS_NOT_SUPPORTED;
   }
-  auto bytes = std::span(static_cast<std::byte*>(buffer), size);
+  fill_system_header(s, std::span(static_cast<std::byte*>(buffer), size), true);
+  return PAGEDUMP_STATUS_SUCCESS;
+}
+
+void fill_system_header(const DiscoveredSystem& s, std::span<std::byte> bytes,
+                        bool with_runs) noexcept {
   fill_page_pattern(bytes);
-  if (is64) {
-    // The header struct is filled in place: its layout is the on-disk one.
+  // The structs are the on-disk layout: fill a copy of the fill, then store it back.
+  if (s.architecture == Architecture::x64 && bytes.size() >= sizeof(DumpHeader64)) {
     DumpHeader64 h;
     std::memcpy(&h, bytes.data(), sizeof h);
-    fill64(h, s);
+    fill64(h, s, with_runs);
     std::memcpy(bytes.data(), &h, sizeof h);
-  } else {
+  } else if (s.architecture == Architecture::x86 && bytes.size() >= sizeof(DumpHeader32)) {
     DumpHeader32 h;
     std::memcpy(&h, bytes.data(), sizeof h);
-    fill32(h, s);
+    fill32(h, s, with_runs);
     std::memcpy(bytes.data(), &h, sizeof h);
   }
-  return PAGEDUMP_STATUS_SUCCESS;
 }
 
 }  // namespace pagedump

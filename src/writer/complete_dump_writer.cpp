@@ -1,0 +1,316 @@
+// Complete dumps: the header, then each run's pages back to back (DumpType 1), or a bitmap
+// header and the present pages (DumpType 5). Memory stays flat: pages are streamed in chunks
+// and a bitmap dump's bitmap is written a block at a time as the PFNs go by.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "dump_finishing.h"
+#include "pagedump/crashdump_header.h"
+#include "pagedump/error.h"
+#include "pagedump/format/bitmap.h"
+#include "pagedump/format/dump_header.h"
+#include "pagedump/io/output_file.h"
+#include "pagedump/io/progress.h"
+#include "pagedump/writer/complete_dump.h"
+
+namespace pagedump {
+namespace {
+
+using namespace format;
+using writer::Overlays;
+
+constexpr std::size_t kChunkPages = 256;  // 1 MiB per read and write
+
+struct PfnRun {
+  std::uint64_t first = 0;
+  std::uint64_t count = 0;
+};
+
+bool image_holds(const PhysicalMemory& image, std::uint64_t pa, std::uint64_t size) {
+  for (const auto& r : image.ranges()) {
+    if (pa >= r.base && pa + size <= r.end()) return true;
+  }
+  return false;
+}
+
+// The pages a complete dump stores: the kernel's own runs, else the image's ranges.
+std::vector<PfnRun> dump_runs(const PhysicalMemory& image, const DiscoveredSystem& system,
+                              std::vector<std::string>& notes, bool& all_in_image) {
+  std::vector<PfnRun> runs;
+  all_in_image = true;
+  for (auto [base, count] : system.physical_memory_runs) {
+    if (count == 0) continue;
+    runs.push_back({base, count});
+    if (!image_holds(image, base * kPageSize, count * kPageSize)) all_in_image = false;
+  }
+  if (runs.empty()) {
+    notes.push_back("the kernel's physical memory descriptor was not read; the image's ranges "
+                    "are used");
+    for (const auto& r : image.ranges()) {
+      const std::uint64_t first = (r.base + kPageSize - 1) / kPageSize;
+      const std::uint64_t last = r.end() / kPageSize;
+      if (last > first) runs.push_back({first, last - first});
+    }
+  }
+  std::sort(runs.begin(), runs.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  return runs;
+}
+
+// Intersects runs with the image's ranges (pages the image does not hold are left out).
+std::vector<PfnRun> clip_to_image(const PhysicalMemory& image, const std::vector<PfnRun>& runs) {
+  std::vector<PfnRun> out;
+  for (const auto& run : runs) {
+    for (const auto& r : image.ranges()) {
+      const std::uint64_t a = std::max(run.first, (r.base + kPageSize - 1) / kPageSize);
+      const std::uint64_t b = std::min(run.first + run.count, r.end() / kPageSize);
+      if (b > a) out.push_back({a, b - a});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  return out;
+}
+
+struct Writer {
+  const PhysicalMemory& image;
+  const DiscoveredSystem& system;
+  const CompleteDumpOptions& options;
+  Overlays overlays;
+  DumpWriteResult result;
+  std::vector<std::byte> buf = std::vector<std::byte>(kChunkPages * kPageSize);
+
+  // Reads pages [pfn, pfn+n) with the overlays applied.
+  std::span<std::byte> read_pages(std::uint64_t pfn, std::size_t n) {
+    auto out = std::span(buf).first(n * kPageSize);
+    ReadResult r = image.read_physical(pfn * kPageSize, out);
+    if (!r) {
+      throw Error(r.status == ReadStatus::truncated ? ErrorKind::truncated : ErrorKind::not_present,
+                  fmt::format("reading the image for the dump: {}", describe(r)));
+    }
+    overlays.apply(pfn * kPageSize, out);
+    return out;
+  }
+};
+
+void check_space(const std::string& output, std::uint64_t required, std::uint64_t header,
+                 std::uint64_t memory) {
+  const std::uint64_t free = OutputFile::free_space(output);
+  if (free < required) {
+    throw Error(ErrorKind::io,
+                fmt::format("{}: not enough free space for the dump: it needs {} bytes (physical "
+                            "memory {} + header {}), the target has {} free; nothing was written",
+                            output, required, memory, header, free));
+  }
+}
+
+DumpWriteResult write(const PhysicalMemory& image, const DiscoveredSystem& system,
+                      std::vector<std::byte> header, const std::vector<PfnRun>& runs,
+                      bool bitmap, const CompleteDumpOptions& options,
+                      std::vector<std::string> notes) {
+  const auto start = std::chrono::steady_clock::now();
+  Writer w{image, system, options, writer::consistency_overlays(image, system, notes), {}};
+  w.result.notes = std::move(notes);
+  const std::uint64_t header_size = header.size();
+  std::uint64_t pages = 0, max_pfn = 0;
+  for (const auto& r : runs) {
+    pages += r.count;
+    max_pfn = std::max(max_pfn, r.first + r.count);
+  }
+  // Bitmap geometry: bits a multiple of 64 so every reader sees every page (reference §4.2).
+  const std::uint64_t bits = (max_pfn + 63) / 64 * 64;
+  const std::uint64_t bitmap_offset = header_size + kBitmapBitsOffset;
+  const std::uint64_t first_page =
+      bitmap ? (bitmap_offset + bits / 8 + kPageSize - 1) / kPageSize * kPageSize : header_size;
+  const std::uint64_t upper_bound = first_page + pages * kPageSize;
+  check_space(options.output, upper_bound, first_page, pages * kPageSize);
+
+  OutputFile out(options.output, options.force);
+  Progress progress("writing " + options.output, pages * kPageSize, options.quiet);
+  std::uint64_t written_pages = 0, done = 0;
+  // Bitmap blocks of 4 KiB (32768 PFNs) are flushed as the copy moves past them.
+  std::vector<std::byte> block(bitmap ? kPageSize : 0);
+  std::uint64_t block_index = 0;
+  auto flush_block = [&] {
+    const std::uint64_t off = block_index * kPageSize;
+    const std::uint64_t len = std::min<std::uint64_t>(kPageSize, bits / 8 - off);
+    if (len) out.write_at(bitmap_offset + off, std::span(block).first(len));
+    std::fill(block.begin(), block.end(), std::byte{0});
+  };
+  static const std::vector<std::byte> zero_page(kPageSize);
+  for (const auto& run : runs) {
+    for (std::uint64_t pfn = run.first; pfn < run.first + run.count;) {
+      const std::size_t n = static_cast<std::size_t>(
+          std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
+      auto data = w.read_pages(pfn, n);
+      if (!bitmap) {
+        out.write_at(first_page + written_pages * kPageSize, data);
+        written_pages += n;
+      } else {
+        for (std::size_t i = 0; i < n; ++i) {
+          auto page = data.subspan(i * kPageSize, kPageSize);
+          if (options.omit_zero_pages && std::equal(page.begin(), page.end(), zero_page.begin())) {
+            continue;
+          }
+          const std::uint64_t p = pfn + i;
+          while (p / (kPageSize * 8) != block_index) {
+            flush_block();
+            ++block_index;
+          }
+          const std::uint64_t bit = p % (kPageSize * 8);
+          block[bit / 8] |= std::byte(1u << (bit % 8));
+          out.write_at(first_page + written_pages * kPageSize, page);
+          ++written_pages;
+        }
+      }
+      pfn += n;
+      done += n * kPageSize;
+      progress.update(done);
+    }
+  }
+  if (bitmap) {
+    while (block_index * kPageSize * 8 < bits) {
+      flush_block();
+      ++block_index;
+    }
+    BitmapDumpHeader bh{};
+    bh.Signature = kFullDumpSignature;
+    bh.ValidDump = kBitmapValidDump;
+    bh.DumpOptions = 0;
+    bh.FirstPage = first_page;
+    bh.PresentPages = written_pages;
+    bh.BitmapBits = bits;
+    out.write_at(header_size, std::as_bytes(std::span(&bh, 1)));
+    // Between the bitmap and the first page: zeroes (ftruncate-extended or written below).
+  }
+  const std::uint64_t file_size = first_page + written_pages * kPageSize;
+  out.truncate(file_size);
+
+  const std::uint32_t cpu = options.bugcheck_cpu.value_or(0);
+  const Bugcheck bugcheck = writer::choose_bugcheck(system, options.bugcheck);
+  const auto ctx = writer::header_context(system, cpu);
+  writer::finish_header(header, system,
+                        static_cast<std::uint32_t>(bitmap ? DumpType::bitmap_full : DumpType::full),
+                        bugcheck, ctx, file_size, writer::dump_comment(options.source_format));
+  out.write_at(0, header);
+  out.commit();
+  progress.finish();
+
+  w.result.output = options.output;
+  w.result.dump_type = static_cast<std::uint32_t>(bitmap ? DumpType::bitmap_full : DumpType::full);
+  w.result.bytes_written = file_size;
+  w.result.pages = written_pages;
+  w.result.bugcheck = bugcheck;
+  w.result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return w.result;
+}
+
+}  // namespace
+
+DumpWriteResult write_complete_dump(const PhysicalMemory& image, const DiscoveredSystem& system,
+                                    const CompleteDumpOptions& options) {
+  std::vector<std::string> notes;
+  bool all_in_image = true;
+  auto runs = dump_runs(image, system, notes, all_in_image);
+  const std::size_t capacity = system.architecture == Architecture::x64 ? kMaxRuns64 : kMaxRuns32;
+  bool bitmap = options.layout == CompleteDumpLayout::bitmap;
+  if (!all_in_image) {
+    if (options.layout == CompleteDumpLayout::runs) {
+      throw Error(ErrorKind::inconsistent,
+                  "the kernel's physical memory runs are not all in the image; a complete dump "
+                  "with runs would claim memory the image does not hold (use --type bitmap)");
+    }
+    notes.push_back("some of the kernel's physical memory runs are not in the image: a bitmap "
+                    "dump of the pages the image holds is written");
+    runs = clip_to_image(image, runs);
+    bitmap = true;
+  }
+  if (!bitmap && runs.size() > capacity) {
+    if (options.layout == CompleteDumpLayout::runs) {
+      throw Error(ErrorKind::unsupported,
+                  fmt::format("{} physical memory runs do not fit in the header ({} at most); "
+                              "use --type bitmap",
+                              runs.size(), capacity));
+    }
+    notes.push_back(fmt::format("{} runs do not fit in the header ({} at most): a bitmap dump is "
+                                "written",
+                                runs.size(), capacity));
+    bitmap = true;
+  }
+  std::vector<std::byte> header(crash_dump_header_size(system));
+  if (bitmap) {
+    fill_system_header(system, header, false);
+  } else {
+    std::uint32_t needed = 0;
+    auto status = ke_initialize_crash_dump_header(system, PAGEDUMP_DUMP_TYPE_FULL, 0, header.data(),
+                                                  static_cast<std::uint32_t>(header.size()),
+                                                  &needed);
+    if (status != PAGEDUMP_STATUS_SUCCESS) {
+      throw Error(ErrorKind::inconsistent,
+                  fmt::format("KeInitializeCrashDumpHeader failed with {:#x}",
+                              static_cast<std::uint32_t>(status)));
+    }
+  }
+  return write(image, system, std::move(header), runs, bitmap, options, std::move(notes));
+}
+
+DumpWriteResult attach_complete_dump(const PhysicalMemory& image, const DiscoveredSystem& system,
+                                     std::span<const std::byte> header,
+                                     const CompleteDumpOptions& options) {
+  const std::size_t size = crash_dump_header_size(system);
+  if (header.size() < size) {
+    throw Error(ErrorKind::truncated,
+                fmt::format("the header is {} bytes; a header for this system is {:#x} bytes",
+                            header.size(), size));
+  }
+  // The header must describe this machine as it is now: same kernel, same memory.
+  std::vector<std::byte> expected(size);
+  std::uint32_t needed = 0;
+  if (ke_initialize_crash_dump_header(system, PAGEDUMP_DUMP_TYPE_FULL, 0, expected.data(),
+                                      static_cast<std::uint32_t>(size),
+                                      &needed) != PAGEDUMP_STATUS_SUCCESS) {
+    throw Error(ErrorKind::unsupported, "this system's memory cannot be described by a complete "
+                                        "dump header; use convert --type bitmap");
+  }
+  const bool is64 = system.architecture == Architecture::x64;
+  const std::size_t sig_end = 8;
+  const std::size_t block_off = is64 ? offsetof(DumpHeader64, PhysicalMemoryBlock)
+                                     : offsetof(DumpHeader32, PhysicalMemoryBlock);
+  const std::size_t block_len = kPhysicalMemoryBlockBytes;
+  if (!std::equal(header.begin(), header.begin() + sig_end, expected.begin())) {
+    throw Error(ErrorKind::not_a_dump,
+                "the header file does not start with the signature of this system's dump header "
+                "(PAGEDU64 / PAGEDUMP)");
+  }
+  if (!std::equal(header.begin() + block_off, header.begin() + block_off + block_len,
+                  expected.begin() + block_off)) {
+    throw Error(ErrorKind::inconsistent,
+                "the image's physical memory no longer matches the header's runs (RAM changed "
+                "since the header was made): recreate the header with `pagedump header`");
+  }
+  const std::size_t dtb_off = is64 ? offsetof(DumpHeader64, DirectoryTableBase)
+                                   : offsetof(DumpHeader32, DirectoryTableBase);
+  const std::size_t kdbg_off = is64 ? offsetof(DumpHeader64, KdDebuggerDataBlock)
+                                    : offsetof(DumpHeader32, KdDebuggerDataBlock);
+  if (!std::equal(header.begin() + dtb_off, header.begin() + dtb_off + 4, expected.begin() + dtb_off) ||
+      !std::equal(header.begin() + kdbg_off, header.begin() + kdbg_off + 4,
+                  expected.begin() + kdbg_off)) {
+    throw Error(ErrorKind::inconsistent,
+                "the header describes another system (directory table base or KDBG differ from "
+                "the image's): recreate the header with `pagedump header`");
+  }
+  std::vector<std::string> notes;
+  bool all_in_image = true;
+  auto runs = dump_runs(image, system, notes, all_in_image);
+  if (!all_in_image) {
+    throw Error(ErrorKind::inconsistent,
+                "the image does not hold all the memory the header's runs describe: recreate the "
+                "header with `pagedump header`");
+  }
+  return write(image, system, std::vector<std::byte>(header.begin(), header.begin() + size), runs,
+               false, options, std::move(notes));
+}
+
+}  // namespace pagedump

@@ -1,0 +1,166 @@
+#include "dump_finishing.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "pagedump/context_record.h"
+#include "pagedump/crashdump_header.h"
+#include "pagedump/format/bugcheck.h"
+#include "pagedump/format/context.h"
+#include "pagedump/format/dump_header.h"
+
+namespace pagedump::writer {
+
+using namespace format;
+
+Bugcheck choose_bugcheck(const DiscoveredSystem& system, const std::optional<Bugcheck>& o) {
+  if (o) return *o;
+  if (system.bugcheck) return *system.bugcheck;
+  return Bugcheck{bugcheck::kManuallyInitiatedCrash, {0, 0, 0, 0}};
+}
+
+namespace {
+
+CpuState minimal_kernel_state(Architecture arch) {
+  CpuState s;
+  if (arch == Architecture::x64) {
+    s.arch = CpuArch::x64;
+    s.seg[CpuState::cs].selector = kernel_selectors_x64::kCs;
+    s.seg[CpuState::ds].selector = kernel_selectors_x64::kDs;
+    s.seg[CpuState::es].selector = kernel_selectors_x64::kEs;
+    s.seg[CpuState::fs].selector = kernel_selectors_x64::kFs;
+    s.seg[CpuState::gs].selector = kernel_selectors_x64::kGs;
+    s.seg[CpuState::ss].selector = kernel_selectors_x64::kSs;
+  } else {
+    s.arch = CpuArch::x86;
+    s.seg[CpuState::cs].selector = kernel_selectors_x86::kCs;
+    s.seg[CpuState::ds].selector = kernel_selectors_x86::kDs;
+    s.seg[CpuState::es].selector = kernel_selectors_x86::kEs;
+    s.seg[CpuState::fs].selector = kernel_selectors_x86::kFs;
+    s.seg[CpuState::gs].selector = kernel_selectors_x86::kGs;
+    s.seg[CpuState::ss].selector = kernel_selectors_x86::kSs;
+  }
+  return s;
+}
+
+// ContextFlags carry the architecture bit and MxCsr matches its FltSave copy (kdmp-parser
+// rejects a mismatch; WinDbg warns about a missing architecture flag).
+std::vector<std::byte> normalised(Architecture arch, std::vector<std::byte> ctx) {
+  if (arch == Architecture::x64 && ctx.size() >= sizeof(ContextAmd64)) {
+    ContextAmd64 c;
+    std::memcpy(&c, ctx.data(), sizeof c);
+    if (!(c.ContextFlags & context_flags::kAmd64)) c.ContextFlags = context_flags::kAmd64All;
+    if (c.MxCsr == 0 && c.FltSave.MxCsr == 0) c.MxCsr = 0x1F80;
+    c.FltSave.MxCsr = c.MxCsr;
+    std::memcpy(ctx.data(), &c, sizeof c);
+  } else if (arch == Architecture::x86 && ctx.size() >= sizeof(ContextI386)) {
+    ContextI386 c;
+    std::memcpy(&c, ctx.data(), sizeof c);
+    if (!(c.ContextFlags & context_flags::kI386)) c.ContextFlags |= context_flags::kI386Full;
+    std::memcpy(ctx.data(), &c, sizeof c);
+  }
+  return ctx;
+}
+
+bool context_is_empty(Architecture arch, std::span<const std::byte> ctx) {
+  const CpuArch a = arch == Architecture::x64 ? CpuArch::x64 : CpuArch::x86;
+  return ctx.empty() || (context_instruction_pointer(a, ctx) == 0 &&
+                         context_stack_pointer(a, ctx) == 0);
+}
+
+}  // namespace
+
+std::vector<std::byte> header_context(const DiscoveredSystem& system, std::uint32_t cpu) {
+  if (cpu < system.cpus.size() && !context_is_empty(system.architecture, system.cpus[cpu].context)) {
+    return normalised(system.architecture, system.cpus[cpu].context);
+  }
+  return build_context_record(minimal_kernel_state(system.architecture));
+}
+
+std::string dump_comment(const std::string& source_format) {
+  return fmt::format("pagedump {} from a {} memory image", PAGEDUMP_VERSION,
+                     source_format.empty() ? "captured" : source_format);
+}
+
+void finish_header(std::span<std::byte> header, const DiscoveredSystem& system,
+                   std::uint32_t dump_type, const Bugcheck& b, std::span<const std::byte> ctx,
+                   std::uint64_t required, const std::string& comment) {
+  const CpuArch arch = system.architecture == Architecture::x64 ? CpuArch::x64 : CpuArch::x86;
+  const std::uint64_t ip = context_instruction_pointer(arch, ctx);
+  if (system.architecture == Architecture::x64) {
+    DumpHeader64 h;
+    std::memcpy(&h, header.data(), sizeof h);
+    h.DumpType = dump_type;
+    h.BugCheckCode = b.code;
+    for (int i = 0; i < 4; ++i) h.BugCheckParameter[i] = b.parameters[i];
+    std::memcpy(h.ContextRecord, ctx.data(), std::min(ctx.size(), sizeof h.ContextRecord));
+    h.Exception.ExceptionCode = kStatusBreakpoint;
+    h.Exception.ExceptionFlags = kExceptionNoncontinuable;
+    h.Exception.ExceptionRecord = 0;
+    h.Exception.ExceptionAddress = ip;
+    h.Exception.NumberParameters = 0;
+    h.RequiredDumpSpace = required;
+    std::memset(h.Comment, 0, sizeof h.Comment);
+    std::memcpy(h.Comment, comment.data(), std::min(comment.size(), sizeof h.Comment - 1));
+    std::memcpy(header.data(), &h, sizeof h);
+  } else {
+    DumpHeader32 h;
+    std::memcpy(&h, header.data(), sizeof h);
+    h.DumpType = dump_type;
+    h.BugCheckCode = b.code;
+    for (int i = 0; i < 4; ++i) h.BugCheckParameter[i] = static_cast<std::uint32_t>(b.parameters[i]);
+    std::memcpy(h.ContextRecord, ctx.data(), std::min(ctx.size(), sizeof h.ContextRecord));
+    h.Exception.ExceptionCode = kStatusBreakpoint;
+    h.Exception.ExceptionFlags = kExceptionNoncontinuable;
+    h.Exception.ExceptionRecord = 0;
+    h.Exception.ExceptionAddress = static_cast<std::uint32_t>(ip);
+    h.Exception.NumberParameters = 0;
+    h.RequiredDumpSpace = required;
+    std::memset(h.Comment, 0, sizeof h.Comment);
+    std::memcpy(h.Comment, comment.data(), std::min(comment.size(), sizeof h.Comment - 1));
+    std::memcpy(header.data(), &h, sizeof h);
+  }
+}
+
+Overlays consistency_overlays(const PhysicalMemory& image, const DiscoveredSystem& system,
+                              std::vector<std::string>& notes) {
+  Overlays o;
+  AddressSpace space(image, system.paging, system.directory_table_base);
+  if (system.kdbg_encoded && !system.kdbg_block.empty()) {
+    o.add_virtual(space, system.kdbg_va, system.kdbg_block, "decoded KDBG", notes);
+    if (system.kdbg_keys) {
+      const std::byte zero{0};
+      o.add_virtual(space, system.kdbg_keys->encoded_flag_va, std::span(&zero, 1),
+                    "KdpDataBlockEncoded = 0", notes);
+    }
+    notes.push_back(fmt::format("the decoded KDBG is written over the encoded one at {:#x}",
+                                system.kdbg_va));
+  }
+  for (const auto& cpu : system.cpus) {
+    const bool captured = cpu.context_source.rfind("captured", 0) == 0;
+    const bool empty = context_is_empty(system.architecture, cpu.context);
+    std::vector<std::byte> ctx;
+    if (captured) {
+      ctx = normalised(system.architecture, cpu.context);
+    } else if (empty) {
+      // Nothing usable anywhere: at least a record WinDbg accepts (flags and selectors).
+      ctx = build_context_record(minimal_kernel_state(system.architecture));
+      notes.push_back(fmt::format("cpu {}: no register state; a minimal kernel-mode CONTEXT is "
+                                  "written", cpu.index));
+    } else {
+      auto fixed = normalised(system.architecture, cpu.context);
+      if (fixed == cpu.context) continue;  // memory already holds a consistent record
+      ctx = std::move(fixed);
+    }
+    const std::string what = fmt::format("cpu {} CONTEXT", cpu.index);
+    if (cpu.context_va) o.add_virtual(space, cpu.context_va, ctx, what, notes);
+    if (cpu.proc_state_context_va) {
+      o.add_virtual(space, cpu.proc_state_context_va, ctx, what + " (ProcessorState)", notes);
+    }
+  }
+  return o;
+}
+
+}  // namespace pagedump::writer

@@ -1,0 +1,34 @@
+// Corrections written into a dump's pages (never into the source): bytes meant for a virtual
+// address, resolved to the physical pages they land on, applied as pages are copied.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pagedump/translate/address_space.h"
+
+namespace pagedump::writer {
+
+class Overlays {
+ public:
+  // Adds `bytes` at `va`, split over the pages it spans. Returns false, with a note, when a
+  // page of it does not translate (that part is then left as the source has it).
+  bool add_virtual(const AddressSpace& space, std::uint64_t va, std::span<const std::byte> bytes,
+                   const std::string& what, std::vector<std::string>& notes);
+  // Patches the part of [pa, pa + chunk.size()) the overlays cover.
+  void apply(std::uint64_t pa, std::span<std::byte> chunk) const;
+  // Physical pages that carry an overlay (each page once, ascending).
+  std::vector<std::uint64_t> pages() const;
+  bool empty() const noexcept { return patches_.empty(); }
+
+ private:
+  struct Patch {
+    std::uint64_t pa;
+    std::vector<std::byte> bytes;
+  };
+  std::vector<Patch> patches_;  // sorted by pa; later additions win where they overlap
+};
+
+}  // namespace pagedump::writer
