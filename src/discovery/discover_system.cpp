@@ -14,33 +14,62 @@ namespace {
   throw Error(ErrorKind::not_present, msg);
 }
 
-// Windows 10 1607+ randomises the self-map; the KDBG's PteBase names the index Windows uses,
-// which tells the System DTB apart from other self-mapped roots (e.g. another process's).
-void prefer_pte_base_agreement(Context& ctx, const std::vector<DtbCandidate>& candidates,
-                               std::size_t chosen) {
+bool maps_kernel(const Context& ctx, const DtbCandidate& c) {
+  auto space = make_kernel_space(ctx.memory, c.paging, c.dtb);
+  std::uint16_t mz = 0;
+  return space->read_virtual(ctx.sys.kernel_base, std::as_writable_bytes(std::span(&mz, 1))) &&
+         mz == 0x5A4D;
+}
+
+void switch_dtb(Context& ctx, const DtbCandidate& c, const std::string& why) {
+  ctx.log("dtb: switching from {:#x} to {:#x}: {}", ctx.sys.directory_table_base, c.dtb, why);
+  use_dtb(ctx, c);
+  ctx.sys.dtb_method = c.method + " (" + why + ")";
+}
+
+// Windows 10 1607+ randomises the self-map index; the KDBG's PteBase names the one this boot
+// uses, which tells the live root apart from stale or foreign page tables.
+void prefer_pte_base_agreement(Context& ctx, const DtbCandidate& chosen) {
   const auto& k = ctx.sys.kdbg;
   if (!ctx.is64() || k.Header.Size < format::kdbg_size::kWin10_1607 || k.PteBase == 0) return;
   const int want = static_cast<int>((k.PteBase >> 39) & 0x1FF);
-  const auto& c = candidates[chosen];
-  if (c.self_map_index < 0 || c.self_map_index == want) return;
-  for (const auto& other : candidates) {
-    if (other.self_map_index != want || other.paging != PagingMode::x64_4level) continue;
-    auto space = make_kernel_space(ctx.memory, other.paging, other.dtb);
-    std::uint16_t mz = 0;
-    if (space->read_virtual(ctx.sys.kernel_base, std::as_writable_bytes(std::span(&mz, 1))) &&
-        mz == 0x5A4D) {
-      ctx.log("dtb: switching from {:#x} to {:#x}, whose self-map index {:#x} agrees with the "
-              "KDBG's PteBase {:#x}",
-              c.dtb, other.dtb, want, k.PteBase);
-      const auto kernel_hints = ctx.kernel_hints;
-      use_dtb(ctx, other);
-      ctx.kernel_hints = kernel_hints;
-      ctx.sys.dtb_method += " (self-map agrees with KDBG.PteBase)";
+  if (chosen.self_map_index < 0 || chosen.self_map_index == want) return;
+  const bool found = for_each_dtb_candidate(
+      ctx,
+      [&](const DtbCandidate& c) {
+        if (!maps_kernel(ctx, c)) return false;
+        switch_dtb(ctx, c, fmt::format("its self-map index {:#x} agrees with KDBG.PteBase {:#x}",
+                                       want, k.PteBase));
+        return true;
+      },
+      want);
+  if (!found) {
+    ctx.log("dtb: self-map index {:#x} of {:#x} disagrees with KDBG.PteBase {:#x}; no better "
+            "root found",
+            chosen.self_map_index, chosen.dtb, k.PteBase);
+  }
+}
+
+// Every process's page tables map the kernel, so a scan may first meet a process's PML4; the
+// System process (PID 4) names its own, which is what the dump header must hold.
+void prefer_system_process_dtb(Context& ctx) {
+  for (const auto& p : ctx.sys.processes) {
+    if (p.pid != 4) continue;
+    const std::uint64_t mask = ctx.is64() ? 0x000FFFFFFFFFF000ull
+                               : ctx.sys.paging == PagingMode::x86_pae ? 0xFFFFFFE0ull
+                                                                       : 0xFFFFF000ull;
+    const std::uint64_t dtb = p.directory_table_base & mask;
+    if (dtb == ctx.sys.directory_table_base || dtb == 0) {
+      if (dtb) ctx.sys.dtb_method += ", confirmed by the System process";
       return;
     }
+    DtbCandidate c{dtb, ctx.sys.paging, "System process (PID 4) DirectoryTableBase", -1, {}};
+    if (maps_kernel(ctx, c)) {
+      switch_dtb(ctx, c, fmt::format("the scan's {:#x} belongs to another process",
+                                     ctx.sys.directory_table_base));
+    }
+    return;
   }
-  ctx.log("dtb: self-map index {:#x} of {:#x} disagrees with KDBG.PteBase {:#x}; no better root",
-          c.self_map_index, c.dtb, k.PteBase);
 }
 
 }  // namespace
@@ -49,20 +78,19 @@ void prefer_pte_base_agreement(Context& ctx, const std::vector<DtbCandidate>& ca
 DiscoveredSystem discover_system(const PhysicalMemory& image, const DiscoveryOptions& options) {
   using namespace discovery;
   Context ctx(image, options);
-  const auto candidates = find_dtb_candidates(ctx);
-  if (candidates.empty()) fail(ctx, "no page-table root maps KUSER_SHARED_DATA");
-  std::size_t chosen = candidates.size();
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    use_dtb(ctx, candidates[i]);
+  std::optional<DtbCandidate> chosen;
+  for_each_dtb_candidate(ctx, [&](const DtbCandidate& c) {
+    use_dtb(ctx, c);
     if (find_kernel_base(ctx)) {
-      chosen = i;
-      break;
+      chosen = c;
+      return true;
     }
-    ctx.log("kernel: not found through {:#x} ({})", candidates[i].dtb, candidates[i].method);
-  }
-  if (chosen == candidates.size()) fail(ctx, "no candidate page-table root maps ntoskrnl");
+    ctx.log("kernel: not found through {:#x} ({})", c.dtb, c.method);
+    return false;
+  });
+  if (!chosen) fail(ctx, "no page-table root leads to ntoskrnl");
   if (!find_kdbg(ctx)) fail(ctx, "the kernel's debugger data block (KDBG) was not found");
-  prefer_pte_base_agreement(ctx, candidates, chosen);
+  prefer_pte_base_agreement(ctx, *chosen);
 
   find_version_and_shared_data(ctx);
   find_physical_memory_runs(ctx);
@@ -70,6 +98,7 @@ DiscoveredSystem discover_system(const PhysicalMemory& image, const DiscoveryOpt
   find_bugcheck(ctx);
   find_modules(ctx);
   find_processes(ctx);
+  prefer_system_process_dtb(ctx);
   find_unloaded_drivers(ctx);
   ctx.sys.bytes_read = ctx.memory.bytes_read();
   return std::move(ctx.sys);

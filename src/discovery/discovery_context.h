@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -95,8 +96,11 @@ struct DtbCandidate {
   int self_map_index = -1;                   // x64 PML4 self-reference, when seen
   std::optional<std::uint64_t> kernel_hint;  // e.g. the low stub's LmTarget
 };
-std::vector<DtbCandidate> find_dtb_candidates(Context& ctx);  // dtb_finder.cpp
-void use_dtb(Context& ctx, const DtbCandidate& c);            // dtb_finder.cpp
+// Offers candidates, strategy by strategy and lazily (a scan stops as soon as `try_it` accepts
+// one), each validated against KUSER_SHARED_DATA first. True when `try_it` accepted one.
+bool for_each_dtb_candidate(Context& ctx, const std::function<bool(const DtbCandidate&)>& try_it,
+                            int only_self_map_index = -1);  // dtb_finder.cpp
+void use_dtb(Context& ctx, const DtbCandidate& c);          // dtb_finder.cpp
 bool find_kernel_base(Context& ctx);            // kernel_finder.cpp
 bool find_kdbg(Context& ctx);                   // kdbg_finder.cpp
 void find_version_and_shared_data(Context& ctx);  // system_facts.cpp
