@@ -139,21 +139,40 @@ DumpWriteResult write(const PhysicalMemory& image, const DiscoveredSystem& syste
     std::fill(block.begin(), block.end(), std::byte{0});
   };
   static const std::vector<std::byte> zero_page(kPageSize);
+  // Pages carrying a correction are always stored, even when the correction made them zero.
+  const std::vector<std::uint64_t> corrected = w.overlays.pages();
+  auto is_corrected = [&](std::uint64_t pa) {
+    return std::binary_search(corrected.begin(), corrected.end(), pa);
+  };
   for (const auto& run : runs) {
     for (std::uint64_t pfn = run.first; pfn < run.first + run.count;) {
       const std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
       auto data = w.read_pages(pfn, n);
       if (!bitmap) {
-        out.write_at(first_page + written_pages * kPageSize, data);
+        // All-zero pages stay holes of the output: they read back as zeros, and a sparse
+        // capture does not turn into gigabytes of written zeros.
+        for (std::size_t i = 0; i < n;) {
+          std::size_t j = i;
+          while (j < n && !std::equal(data.begin() + j * kPageSize,
+                                      data.begin() + (j + 1) * kPageSize, zero_page.begin())) {
+            ++j;
+          }
+          if (j > i) {
+            out.write_at(first_page + (written_pages + i) * kPageSize,
+                         data.subspan(i * kPageSize, (j - i) * kPageSize));
+          }
+          i = j + 1;
+        }
         written_pages += n;
       } else {
         for (std::size_t i = 0; i < n; ++i) {
           auto page = data.subspan(i * kPageSize, kPageSize);
-          if (options.omit_zero_pages && std::equal(page.begin(), page.end(), zero_page.begin())) {
+          const std::uint64_t p = pfn + i;
+          if (options.omit_zero_pages && std::equal(page.begin(), page.end(), zero_page.begin()) &&
+              !is_corrected(p * kPageSize)) {
             continue;
           }
-          const std::uint64_t p = pfn + i;
           while (p / (kPageSize * 8) != block_index) {
             flush_block();
             ++block_index;
