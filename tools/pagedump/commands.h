@@ -6,6 +6,10 @@
 namespace pagedump::cli {
 
 void register_version(Registry& r);
+void register_inspect(Registry& r);
+void register_header(Registry& r);
+void register_attach(Registry& r);
+void register_convert(Registry& r);
 void register_sources(Registry& r);
 void register_info(Registry& r);
 void register_read(Registry& r);

@@ -29,6 +29,10 @@ int main(int argc, char** argv) {
                       cmd->callback([&selected, run] { selected = run; });
                     }};
   register_version(registry);
+  register_inspect(registry);
+  register_header(registry);
+  register_attach(registry);
+  register_convert(registry);
   register_sources(registry);
   register_info(registry);
   register_read(registry);

@@ -1,0 +1,178 @@
+// pagedump header / attach / convert: KeInitializeCrashDumpHeader ahead of time, the capture
+// step that appends memory to it, and both in one.
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "image_options.h"
+#include "pagedump/crashdump_header.h"
+#include "pagedump/error.h"
+#include "pagedump/format/bugcheck.h"
+#include "pagedump/io/input_file.h"
+#include "pagedump/io/output_file.h"
+#include "pagedump/writer/complete_dump.h"
+
+namespace pagedump::cli {
+namespace {
+
+struct WriteArgs {
+  ImageArgs image;
+  std::string output;
+  std::string header;
+  std::string type = "full";
+  std::string bugcheck;
+  std::uint64_t buffer_size = 0;
+  bool force = false;
+  bool json = false;
+  bool quiet = false;
+};
+
+std::optional<Bugcheck> parse_bugcheck(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::stringstream ss(text);
+  std::string part;
+  std::vector<std::uint64_t> v;
+  while (std::getline(ss, part, ',')) v.push_back(parse_u64(part));
+  if (v.empty() || v.size() > 5 || v[0] > 0xFFFFFFFFull) {
+    throw Error(ErrorKind::usage, "--bugcheck takes CODE[,P1,P2,P3,P4] with a 32-bit code");
+  }
+  Bugcheck b;
+  b.code = static_cast<std::uint32_t>(v[0]);
+  for (std::size_t i = 1; i < v.size(); ++i) b.parameters[i - 1] = v[i];
+  return b;
+}
+
+std::string status_name(PAGEDUMP_NTSTATUS s) {
+  switch (s) {
+    case PAGEDUMP_STATUS_SUCCESS: return "STATUS_SUCCESS";
+    case PAGEDUMP_STATUS_INVALID_PARAMETER: return "STATUS_INVALID_PARAMETER";
+    case PAGEDUMP_STATUS_BUFFER_TOO_SMALL: return "STATUS_BUFFER_TOO_SMALL";
+    case PAGEDUMP_STATUS_NOT_SUPPORTED: return "STATUS_NOT_SUPPORTED";
+    default: return "STATUS_UNSUCCESSFUL";
+  }
+}
+
+void print_result(const DumpWriteResult& r, bool json) {
+  if (json) {
+    print_json({{"output", r.output},
+                {"dump_type", r.dump_type},
+                {"bytes_written", r.bytes_written},
+                {"pages", r.pages},
+                {"seconds", r.seconds},
+                {"bugcheck", {{"code", r.bugcheck.code},
+                              {"name", std::string(format::bugcheck_name(r.bugcheck.code))},
+                              {"parameters", r.bugcheck.parameters}}},
+                {"notes", r.notes}});
+    return;
+  }
+  std::cout << fmt::format("wrote {} ({} dump, DumpType {}): {} pages, {} bytes in {:.2f} s\n",
+                           r.output, r.dump_type == 1 ? "complete" : "bitmap full", r.dump_type,
+                           r.pages, r.bytes_written, r.seconds);
+  std::cout << fmt::format("bugcheck {:#x} {}\n", r.bugcheck.code,
+                           format::bugcheck_name(r.bugcheck.code));
+  for (const auto& n : r.notes) std::cout << "note: " << n << '\n';
+}
+
+CompleteDumpOptions dump_options(const WriteArgs& a, const OpenedImage& o) {
+  CompleteDumpOptions opts;
+  opts.output = a.output;
+  opts.force = a.force;
+  opts.quiet = a.quiet || a.json;
+  opts.bugcheck = parse_bugcheck(a.bugcheck);
+  opts.source_format = std::string(o.image->format_name());
+  if (a.type == "bitmap") {
+    opts.layout = CompleteDumpLayout::bitmap;
+    opts.omit_zero_pages = true;
+  }
+  return opts;
+}
+
+void add_output_options(CLI::App* cmd, WriteArgs& a) {
+  cmd->add_option("-o,--output", a.output, "Dump file to write")->required();
+  cmd->add_flag("--force", a.force, "Replace an existing output file");
+  cmd->add_flag("--json", a.json, "Print the result as JSON");
+  cmd->add_flag("-q,--quiet", a.quiet, "No progress line");
+  cmd->add_option("--bugcheck", a.bugcheck,
+                  "Bugcheck CODE[,P1,P2,P3,P4] (default: the machine's own, else 0xE2)");
+}
+
+}  // namespace
+
+void register_header(Registry& r) {
+  auto a = std::make_shared<WriteArgs>();
+  auto* cmd = r.app.add_subcommand(
+      "header", "KeInitializeCrashDumpHeader: build a complete dump's header ahead of time");
+  add_image_options(cmd, a->image);
+  cmd->add_option("-o,--output", a->output, "Header file to write")->required();
+  cmd->add_option("--buffer-size", a->buffer_size,
+                  "BufferSize passed to the routine (default: the size it needs)");
+  cmd->add_flag("--force", a->force, "Replace an existing output file");
+  cmd->add_flag("--json", a->json, "Print status and size as JSON");
+  r.add(cmd, [a] {
+    auto o = open_and_discover(a->image);
+    const std::uint32_t size = crash_dump_header_size(o.system);
+    const std::uint64_t requested = a->buffer_size ? a->buffer_size : size;
+    std::vector<std::byte> buffer(std::min<std::uint64_t>(requested, 0x10000));
+    std::uint32_t needed = 0;
+    auto status = ke_initialize_crash_dump_header(
+        o.system, PAGEDUMP_DUMP_TYPE_FULL, 0, buffer.data(),
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(requested, 0xFFFFFFFFull)), &needed);
+    if (status == PAGEDUMP_STATUS_SUCCESS) {
+      OutputFile out(a->output, a->force);
+      out.write_at(0, std::span(buffer).first(needed));
+      out.commit();
+    }
+    if (a->json) {
+      print_json({{"status", static_cast<std::uint32_t>(status)},
+                  {"status_name", status_name(status)},
+                  {"buffer_needed", needed},
+                  {"output", status == PAGEDUMP_STATUS_SUCCESS ? nlohmann::json(a->output)
+                                                               : nlohmann::json(nullptr)}});
+    } else {
+      std::cout << fmt::format("{} ({:#010x}), BufferNeeded {:#x}\n", status_name(status),
+                               static_cast<std::uint32_t>(status), needed);
+      if (status == PAGEDUMP_STATUS_SUCCESS) std::cout << "wrote " << a->output << '\n';
+    }
+    return status == PAGEDUMP_STATUS_SUCCESS ? kSuccess : kBadInput;
+  });
+}
+
+void register_attach(Registry& r) {
+  auto a = std::make_shared<WriteArgs>();
+  auto* cmd = r.app.add_subcommand(
+      "attach", "Append a memory image to a header made earlier by `pagedump header`");
+  add_image_options(cmd, a->image);
+  cmd->add_option("--header", a->header, "Header file from `pagedump header`")->required();
+  add_output_options(cmd, *a);
+  r.add(cmd, [a] {
+    auto o = open_and_discover(a->image);
+    InputFile header_file(a->header);
+    std::vector<std::byte> header(
+        std::min<std::uint64_t>(header_file.size(), crash_dump_header_size(o.system)));
+    header_file.read_exact(0, header, "the header");
+    auto result = attach_complete_dump(*o.image, o.system, header, dump_options(*a, o));
+    print_result(result, a->json);
+    return kSuccess;
+  });
+}
+
+void register_convert(Registry& r) {
+  auto a = std::make_shared<WriteArgs>();
+  auto* cmd = r.app.add_subcommand("convert", "Write a crash dump of a memory image");
+  add_image_options(cmd, a->image);
+  add_output_options(cmd, *a);
+  cmd->add_option("--type", a->type,
+                  "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
+                  "bitmap dump leaving out zero pages")
+      ->check(CLI::IsMember({"full", "bitmap"}));
+  r.add(cmd, [a] {
+    auto o = open_and_discover(a->image);
+    auto result = write_complete_dump(*o.image, o.system, dump_options(*a, o));
+    print_result(result, a->json);
+    return kSuccess;
+  });
+}
+
+}  // namespace pagedump::cli
