@@ -1,15 +1,20 @@
 // pagedump info FILE [--json]: what a kernel dump says about itself. Each section (header,
-// memory map, context, exception) is one text function and one JSON function, so new
-// sections slot in beside them.
+// memory map, context, exception, triage sections, processors) is one text function and one
+// JSON function.
 #include <iostream>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "pagedump/error.h"
 #include "pagedump/format/bugcheck.h"
 #include "pagedump/format/dump_header.h"
+#include "info_triage.h"
+#include "pagedump/format/context_registers.h"
 #include "pagedump/reader/dump_file.h"
+#include "pagedump/reader/dump_processors.h"
+#include "pagedump/reader/triage_dump.h"
 
 namespace pagedump::cli {
 
@@ -252,6 +257,82 @@ void exception_json(const DumpFile& d, json& j) {
                     {"parameters", e.parameters}};
 }
 
+// --- triage sections -----------------------------------------------------------------------
+
+bool is_triage(const DumpFile& d) {
+  return d.header().dump_type == static_cast<std::uint32_t>(format::DumpType::triage);
+}
+
+// A malformed triage body does not hide the header: the section reports its error and the
+// command exits 1 once everything else is shown.
+std::string g_section_error;
+
+void triage_text(const DumpFile& d) {
+  if (!is_triage(d)) return;
+  try {
+    auto t = TriageDump::parse(d.file(), d.header().is64, d.header_bytes());
+    print_triage_text(std::cout, t);
+  } catch (const Error& e) {
+    std::cout << "triage sections\n";
+    line("error", e.what());
+    g_section_error = e.what();
+  }
+}
+
+void triage_json_section(const DumpFile& d, json& j) {
+  if (!is_triage(d)) return;
+  try {
+    auto t = TriageDump::parse(d.file(), d.header().is64, d.header_bytes());
+    j["triage"] = triage_json(t);
+  } catch (const Error& e) {
+    j["triage"] = {{"error", e.what()}};
+    g_section_error = e.what();
+  }
+}
+
+// --- processors (as WinDbg shows them) -------------------------------------------------------
+
+json registers_json(const DumpFile& d, std::span<const std::byte> ctx) {
+  auto arch = d.context_arch();
+  if (!arch || ctx.size() < format::context_size(*arch)) return nullptr;
+  json c = json::object();
+  for (const auto& [name, value] : format::context_registers(*arch, ctx)) c[name] = value;
+  return c;
+}
+
+void cpus_text(const DumpFile& d) {
+  auto p = dump_processors(d);
+  std::cout << "processors (through KiProcessorBlock, as a debugger shows them)\n";
+  for (const auto& c : p.cpus) {
+    std::string regs;
+    if (auto arch = d.context_arch(); arch && !c.context.empty()) {
+      for (const auto& [name, value] : format::context_registers(*arch, c.context)) {
+        if (name == "rip" || name == "rsp" || name == "eip" || name == "esp" || name == "pc" ||
+            name == "sp") {
+          regs += fmt::format(" {} {:#x}", name, value);
+        }
+      }
+    }
+    line(fmt::format("cpu {}", c.index).c_str(),
+         fmt::format("KPRCB {:#x}{} ({})", c.prcb, regs, c.source.empty() ? "no context" : c.source));
+  }
+  for (const auto& n : p.notes) line("note", n);
+}
+
+void cpus_json(const DumpFile& d, json& j) {
+  auto p = dump_processors(d);
+  json cpus = json::array();
+  for (const auto& c : p.cpus) {
+    cpus.push_back(json{{"index", c.index},
+                        {"prcb", c.prcb},
+                        {"context_address", c.context_va},
+                        {"context_source", c.source},
+                        {"context", registers_json(d, c.context)}});
+  }
+  j["cpus"] = cpus;
+  j["cpus_notes"] = p.notes;
+}
+
 struct Section {
   void (*text)(const DumpFile&);
   void (*to_json)(const DumpFile&, json&);
@@ -261,6 +342,8 @@ constexpr Section kSections[] = {
     {memory_text, memory_json},
     {context_text, context_json},
     {exception_text, exception_json},
+    {triage_text, triage_json_section},
+    {cpus_text, cpus_json},
 };
 
 }  // namespace
@@ -287,6 +370,10 @@ void register_info(Registry& r) {
         first = false;
         s.text(*dump);
       }
+    }
+    if (!g_section_error.empty()) {
+      std::cerr << "pagedump: error: " << g_section_error << '\n';
+      return kBadInput;
     }
     return kSuccess;
   });

@@ -12,10 +12,21 @@
 #include "pagedump/error.h"
 #include "pagedump/reader/dump_file.h"
 #include "pagedump/reader/virtual_view.h"
+#include "pagedump/translate/address_space.h"
 
 namespace pagedump::cli {
 
 namespace {
+
+// A failed virtual read, with the page-table entry that stopped it when there is one.
+std::string describe_virtual(const VirtualMemory& view, const ReadResult& res) {
+  std::string msg = describe(res, "virtual");
+  if (const auto* space = dynamic_cast<const AddressSpace*>(&view)) {
+    msg += " (" + describe(space->translate(res.address), space->mode()) + ")";
+  }
+  return msg;
+}
+
 
 void hex_lines(std::uint64_t address, std::span<const std::byte> bytes) {
   for (std::size_t i = 0; i < bytes.size(); i += 16) {
@@ -93,7 +104,7 @@ void register_read(Registry& r) {
         std::cout.flush();
         throw Error(res.status == ReadStatus::truncated ? ErrorKind::truncated
                                                         : ErrorKind::not_present,
-                    physical ? describe_dump_read(*dump, res) : describe(res, "virtual"));
+                    physical ? describe_dump_read(*dump, res) : describe_virtual(*view, res));
       }
       done += chunk.size();
     }
