@@ -94,9 +94,11 @@ struct Writer {
   }
 };
 
-void check_space(const std::string& output, std::uint64_t required, std::uint64_t header,
-                 std::uint64_t memory) {
-  const std::uint64_t free = OutputFile::free_space(output);
+void check_space(const CompleteDumpOptions& options, std::uint64_t required,
+                 std::uint64_t header, std::uint64_t memory) {
+  const std::string& output = options.output;
+  const std::uint64_t free =
+      options.free_space ? options.free_space(output) : OutputFile::free_space(output);
   if (free < required) {
     throw Error(ErrorKind::io,
                 fmt::format("{}: not enough free space for the dump: it needs {} bytes (physical "
@@ -124,7 +126,7 @@ DumpWriteResult write(const PhysicalMemory& image, const DiscoveredSystem& syste
   const std::uint64_t first_page =
       bitmap ? (bitmap_offset + bits / 8 + kPageSize - 1) / kPageSize * kPageSize : header_size;
   const std::uint64_t upper_bound = first_page + pages * kPageSize;
-  check_space(options.output, upper_bound, first_page, pages * kPageSize);
+  check_space(options, upper_bound, first_page, pages * kPageSize);
 
   OutputFile out(options.output, options.force);
   Progress progress("writing " + options.output, pages * kPageSize, options.quiet);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,9 @@ struct CompleteDumpOptions {
   std::optional<Bugcheck> bugcheck;      // overrides the machine's own / 0xE2
   std::optional<std::uint32_t> bugcheck_cpu;  // whose context goes into the header (default 0)
   std::string source_format;             // named in the comment
+  // How much room the target's folder has; statvfs by default. Embedders (and tests) can
+  // answer for a quota or a device they manage.
+  std::function<std::uint64_t(const std::string& output)> free_space;
 };
 
 struct DumpWriteResult {
