@@ -39,7 +39,8 @@ struct GuestSpec {
   bool crashed = false;      // KiBugcheckData holds a bugcheck
   bool many_runs = false;    // a memory map of more than 42 runs (header overflow)
   // 0: 4 GiB of RAM (3 GiB below the PCI hole, 1 GiB above 4 GiB). Otherwise about this many
-  // MiB (at least 192), 16 of them above 4 GiB: small guests for tests that copy all of RAM.
+  // MiB (at least 192): below the PCI hole first, at least 16 MiB above 4 GiB. Small guests
+  // serve tests that copy all of RAM; large ones the benchmarks.
   std::uint32_t ram_mib = 0;
   bool decoys = true;        // an MZ-only fragment and a non-kernel PE below the kernel
   std::uint32_t user_processes = 2;

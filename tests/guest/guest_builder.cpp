@@ -244,9 +244,12 @@ void Builder::build_memory_map() {
   }
   // Conventional memory without page 0, the rest of the first 3 GiB window up to a PCI hole,
   // and RAM above 4 GiB: the shape firmware memory maps have.
-  const std::uint64_t low_end =
-      spec_.ram_mib ? std::uint64_t(spec_.ram_mib - 16) * kMiB : 0xBFF00000ull;
-  const std::uint64_t high_size = spec_.ram_mib ? 16 * kMiB : 0x40000000ull;
+  // With ram_mib, RAM fills the window below the PCI hole first (keeping at least 16 MiB above
+  // 4 GiB for the processes' private pages) and the rest goes above 4 GiB.
+  const std::uint64_t total = std::uint64_t(spec_.ram_mib) * kMiB;
+  const std::uint64_t low_end = spec_.ram_mib ? std::min<std::uint64_t>(total - 16 * kMiB, 0xBFF00000ull)
+                                              : 0xBFF00000ull;
+  const std::uint64_t high_size = spec_.ram_mib ? total - low_end : 0x40000000ull;
   m.push_back({0x1000, 0x9E000});
   if (spec_.many_runs) {
     // 1-page holes every MiB in [96 MiB, 140 MiB): well clear of the guest's structures.

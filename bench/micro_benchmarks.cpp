@@ -1,0 +1,129 @@
+// Micro-benchmarks of the hot paths: page-table translation, virtual and physical reads of a
+// dump, KDBG decoding, bitmap lookups and discovery of a whole synthetic guest.
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "guest.h"
+#include "pagedump/discovery/system.h"
+#include "pagedump/format/kdbg.h"
+#include "pagedump/reader/dump_file.h"
+#include "pagedump/translate/address_space.h"
+#include "pagedump/writer/complete_dump.h"
+
+using namespace pagedump;
+
+namespace {
+
+const test::Guest& guest() {
+  static const test::Guest g = [] {
+    test::GuestSpec s;
+    s.ram_mib = 512;
+    return test::build_guest(s);
+  }();
+  return g;
+}
+
+// A complete dump (runs) and a bitmap dump of the guest, written once per process.
+const std::string& dump_path(bool bitmap) {
+  static const std::string dir = [] {
+    auto d = std::filesystem::temp_directory_path() / ("pagedump-bench-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(d);
+    return d.string();
+  }();
+  static std::string paths[2];
+  std::string& p = paths[bitmap ? 1 : 0];
+  if (p.empty()) {
+    p = dir + (bitmap ? "/bitmap.dmp" : "/full.dmp");
+    auto sys = discover_system(guest());
+    CompleteDumpOptions o;
+    o.output = p;
+    o.force = true;
+    o.quiet = true;
+    if (bitmap) {
+      o.layout = CompleteDumpLayout::bitmap;
+      o.omit_zero_pages = true;
+    }
+    write_complete_dump(guest(), sys, o);
+  }
+  return p;
+}
+
+void BM_Translate(benchmark::State& state) {
+  const auto& g = guest();
+  AddressSpace space(g, PagingMode::x64_4level, g.truth.dtb);
+  std::mt19937_64 rng(1);
+  std::vector<std::uint64_t> vas(4096);
+  for (auto& va : vas) va = g.truth.kernel_base + (rng() % g.truth.kernel_size);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(space.translate(vas[i++ & 4095]));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Translate);
+
+void BM_TranslateUncached(benchmark::State& state) {
+  const auto& g = guest();
+  AddressSpace space(g, PagingMode::x64_4level, g.truth.dtb);
+  std::uint64_t va = g.truth.kernel_base;
+  for (auto _ : state) {
+    space.clear_cache();
+    benchmark::DoNotOptimize(space.translate(va));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TranslateUncached);
+
+void BM_KdbgDecode(benchmark::State& state) {
+  std::vector<std::byte> block(0x380, std::byte{0x5A});
+  format::KdbgKeys keys{0x1234567890abcdefull, 0xfedcba0987654321ull, 0xfffff8047c63c8e0ull};
+  for (auto _ : state) {
+    format::kdbg_decode(block, keys);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 0x380);
+}
+BENCHMARK(BM_KdbgDecode);
+
+void BM_DumpSequentialRead(benchmark::State& state) {
+  auto dump = DumpFile::open(dump_path(false));
+  std::vector<std::byte> buf(1 << 20);
+  const auto ranges = dump->ranges();
+  for (auto _ : state) {
+    for (const auto& r : ranges) {
+      for (std::uint64_t pa = r.base; pa + buf.size() <= r.end(); pa += buf.size()) {
+        benchmark::DoNotOptimize(dump->read_physical(pa, buf));
+      }
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(dump->total_bytes()));
+}
+BENCHMARK(BM_DumpSequentialRead)->Unit(benchmark::kMillisecond);
+
+void BM_DumpRandomVirtualPage(benchmark::State& state) {
+  auto dump = DumpFile::open(dump_path(state.range(0) != 0));
+  const auto& g = guest();
+  AddressSpace space(*dump, PagingMode::x64_4level, g.truth.dtb);
+  std::mt19937_64 rng(2);
+  std::vector<std::byte> page(0x1000);
+  for (auto _ : state) {
+    const std::uint64_t va = g.truth.kernel_base + (rng() % (g.truth.kernel_size / 0x1000)) * 0x1000;
+    benchmark::DoNotOptimize(space.read_virtual(va, page));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DumpRandomVirtualPage)->Arg(0)->Arg(1)->ArgName("bitmap");
+
+void BM_DiscoverGuest(benchmark::State& state) {
+  const auto& g = guest();
+  for (auto _ : state) benchmark::DoNotOptimize(discover_system(g));
+}
+BENCHMARK(BM_DiscoverGuest)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
