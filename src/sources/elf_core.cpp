@@ -112,6 +112,12 @@ ElfLayout read_layout(const InputFile& f) {
                 fmt::format("{}: ELF file of type {} is not a core file (e_type 4 expected)",
                             f.path(), eh.e_type));
   }
+  if (eh.e_machine == kElfMachineAarch64) {
+    throw Error(ErrorKind::unsupported,
+                fmt::format("{}: ELF core of an ARM64 (AArch64) guest: ARM64 images are not "
+                            "supported yet (x86 and x64 guests are)",
+                            f.path()));
+  }
   if (eh.e_machine != kElfMachine386 && eh.e_machine != kElfMachineX86_64) {
     throw Error(ErrorKind::unsupported,
                 fmt::format("{}: ELF core for machine {} (e_machine); only x86 (3) and x86-64 "

@@ -27,6 +27,11 @@ TEST(Format, FillPatternIsAlignedToRangeStart) {
   EXPECT_EQ(std::memcmp(b.data(), "PAGEPAGEPA", 10), 0);
   EXPECT_TRUE(is_fill(load<std::uint32_t>(b)));
   EXPECT_TRUE(is_fill(load<std::uint64_t>(b)));
+  EXPECT_TRUE(is_fill_at(std::uint8_t{'A'}, 0x104D));  // KdSecondaryVersion's byte of the fill
+  EXPECT_FALSE(is_fill_at(std::uint8_t{'P'}, 0x104D));
+  EXPECT_TRUE(is_fill_at(std::uint8_t{'P'}, 0x104C));
+  EXPECT_TRUE(is_fill_at(std::uint16_t{0x4547}, 0x104E));  // "GE"
+  EXPECT_FALSE(is_fill_at(std::uint16_t{0x4150}, 0x104E));
 }
 
 // Vectors computed independently from the formula in reference §6.3.

@@ -263,3 +263,33 @@ TEST(InspectCliNoWindows, LinuxLikeImage) {
                                            pt.dtb())));
   EXPECT_THAT(r.err, HasSubstr("no Windows kernel found"));
 }
+
+TEST(InspectCliNotSupportedYet, FiveLevelPaging) {
+  TempDir dir;
+  CpuState cpu;
+  cpu.cr3 = 0x1000;
+  cpu.cr4 = 0x1020;  // PAE | LA57
+  cpu.efer = 0x500;
+  cpu.seg[CpuState::cs].selector = 0x10;
+  images::Image image;
+  image.ranges.push_back(images::zero_range(0, 16 << 20));
+  image.cpus.push_back(cpu);
+  images::write_elf_qemu(dir / "la57.elf", image);
+  auto r = pagedump_cmd("inspect " + q(dir / "la57.elf"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("cpu 0 uses 5-level paging (CR4.LA57): not supported yet"));
+}
+
+TEST(InspectCliNotSupportedYet, Arm64Guest) {
+  TempDir dir;
+  images::Image image;
+  image.ranges.push_back(images::zero_range(0x40000000, 16 << 20));
+  images::ElfOptions o;
+  o.machine = 183;  // EM_AARCH64
+  o.prstatus = false;
+  o.qemu_notes = false;
+  images::write_elf_qemu(dir / "arm64.elf", image, o);
+  auto r = pagedump_cmd("inspect " + q(dir / "arm64.elf"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("ARM64 images are not supported yet"));
+}

@@ -21,8 +21,15 @@ inline constexpr std::uint64_t kFill64 = 0x4547415045474150ull;  // "PAGEPAGE"
 
 constexpr bool is_fill(std::uint32_t v) noexcept { return v == kFill32; }
 constexpr bool is_fill(std::uint64_t v) noexcept { return v == kFill64; }
-constexpr bool is_fill(std::uint16_t v) noexcept { return v == 0x4150; }  // "PA"
-constexpr bool is_fill(std::uint8_t v) noexcept { return v == 'P'; }
+// A one- or two-byte field is the fill when it holds the letters of "PAGE" that fall at its
+// offset (KdSecondaryVersion at 0x104D and PaeEnabled at 0x5D sit on the 'A').
+constexpr bool is_fill_at(std::uint8_t v, std::size_t offset) noexcept {
+  return v == static_cast<std::uint8_t>("PAGE"[offset % 4]);
+}
+constexpr bool is_fill_at(std::uint16_t v, std::size_t offset) noexcept {
+  return is_fill_at(static_cast<std::uint8_t>(v & 0xFF), offset) &&
+         is_fill_at(static_cast<std::uint8_t>(v >> 8), offset + 1);
+}
 
 // Fills a byte range with the "PAGE" pattern, aligned to the start of the range.
 inline void fill_page_pattern(std::span<std::byte> bytes) noexcept {

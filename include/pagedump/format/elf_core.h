@@ -18,6 +18,7 @@ inline constexpr std::uint8_t kElfData2Lsb = 1;
 inline constexpr std::uint16_t kElfTypeCore = 4;
 inline constexpr std::uint16_t kElfMachine386 = 3;
 inline constexpr std::uint16_t kElfMachineX86_64 = 62;
+inline constexpr std::uint16_t kElfMachineAarch64 = 183;
 inline constexpr std::uint32_t kPtLoad = 1;
 inline constexpr std::uint32_t kPtNote = 4;
 inline constexpr std::uint32_t kNtPrstatus = 1;
