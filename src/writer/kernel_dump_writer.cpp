@@ -84,8 +84,9 @@ std::optional<std::uint64_t> read_variable(const AddressSpace& space, Architectu
     if (!space.read_virtual(va, std::as_writable_bytes(std::span(&v, 1)))) return std::nullopt;
     return v;
   }
+  // KDBG64 holds 32-bit pointers sign-extended (0x82b7... is 0xFFFFFFFF82b7...).
   std::uint32_t v = 0;
-  if (!space.read_virtual(va, std::as_writable_bytes(std::span(&v, 1)))) return std::nullopt;
+  if (!space.read_virtual(va & 0xFFFFFFFFull, std::as_writable_bytes(std::span(&v, 1)))) return std::nullopt;
   return v;
 }
 
@@ -99,7 +100,10 @@ std::uint64_t system_range_start(const AddressSpace& space, const DiscoveredSyst
   if (plausible) return *v;
   notes.push_back(fmt::format("MmSystemRangeStart {}: the kernel half is taken to start at {:#x}",
                               v ? fmt::format("holds an implausible {:#x}", *v)
-                                : std::string("could not be read through the KDBG"),
+                              : system.kdbg.MmSystemRangeStart
+                                  ? fmt::format("at {:#x} (from the KDBG) could not be read",
+                                                system.kdbg.MmSystemRangeStart)
+                                  : std::string("is not in the KDBG"),
                               fallback));
   return fallback;
 }
@@ -110,8 +114,9 @@ std::uint64_t highest_user_address(const AddressSpace& space, const DiscoveredSy
   const std::uint64_t fallback = x64 ? 0x7FFFFFFEFFFFull : 0x7FFEFFFFull;
   const auto v = read_variable(space, system.architecture, system.kdbg.MmHighestUserAddress);
   if (v && *v < range_start && *v >= 0x10000) return *v;
-  notes.push_back(fmt::format("MmHighestUserAddress could not be read: user pages are taken from "
-                              "[0, {:#x}]",
+  notes.push_back(fmt::format("MmHighestUserAddress was not found through the KDBG: user pages "
+                              "are taken from "
+"[0, {:#x}]",
                               fallback));
   return std::min(fallback, range_start - 1);
 }

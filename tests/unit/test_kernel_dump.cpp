@@ -249,6 +249,44 @@ TEST(KernelDump, IncludeProcessAddsItsUserPagesAndTables) {
   }
 }
 
+// The kernel half starts where the KDBG's MmSystemRangeStart variable says (here a /3GB-like
+// 0xC0000000 on the x86 PAE guest): the kernel image below it is then not stored.
+TEST(KernelDump, SystemRangeStartComesFromTheKdbg) {
+  TempDir dir;
+  GuestSpec spec;
+  spec.arch = GuestArch::x86_pae;
+  spec.ram_mib = kRamMiB;
+  Guest guest = build_guest(spec);
+  const auto& t = guest.truth;
+  ASSERT_FALSE(t.kdbg_encoded);
+  // The variable lives in a spare part of KUSER_SHARED_DATA; the KDBG field holds its VA
+  // (sign-extended, as KDBG64 stores 32-bit pointers).
+  guest.memory.put<std::uint32_t>(t.kuser_pa + 0xF00, 0xC0000000u);
+  guest.memory.put<std::uint64_t>(t.kdbg_pa + 0x1D0, 0xFFFFFFFF00000000ull | (t.kuser_va + 0xF00));
+  auto sys = discover_system(guest);
+  ASSERT_EQ(sys.kdbg.MmSystemRangeStart, 0xFFFFFFFF00000000ull | (t.kuser_va + 0xF00));
+  KernelDumpOptions o;
+  o.output = (dir / "k.dmp").string();
+  o.quiet = true;
+  auto r = write_kernel_dump(guest, sys, o);
+  for (const auto& n : r.notes) EXPECT_EQ(n.find("MmSystemRangeStart"), std::string::npos) << n;
+  auto dump = DumpFile::open(o.output);
+  EXPECT_FALSE(dump_has(*dump, t.kernel_pa));
+  EXPECT_TRUE(dump_has(*dump, t.kuser_pa));  // mapped at 0xFFDF0000
+  // The page directory of the 0xC0000000 quarter is a table on the way.
+  std::uint64_t pdpte = 0;
+  ASSERT_TRUE(guest.read_physical((t.dtb & ~0x1Full) + 3 * 8,
+                                  std::as_writable_bytes(std::span(&pdpte, 1))).ok());
+  EXPECT_TRUE(dump_has(*dump, pdpte & kAddrMask));
+  EXPECT_LT(dump->stored_pages(), 1000u);
+}
+
+// Without the variable the defaults apply, and the writer says so.
+TEST(KernelDump, DefaultSystemRangeStart) {
+  EXPECT_EQ(default_system_range_start(Architecture::x64), 0xFFFF800000000000ull);
+  EXPECT_EQ(default_system_range_start(Architecture::x86), 0x80000000ull);
+}
+
 TEST(KernelDump, UnknownProcessIsRefusedWithTheKnownOnes) {
   TempDir dir;
   GuestSpec spec;
