@@ -162,6 +162,9 @@ DumpWriteResult write_kernel_dump(const PhysicalMemory& image, const DiscoveredS
                                 describe(t, kernel.mode())));
   }
 
+  // DumpOptions: DUMP_SUMMARY_VALID_KERNEL_VA, plus DUMP_SUMMARY_VALID_CURRENT_USER_VA when a
+  // process's user pages are in (SING's names; that these are the DumpOptions bits is
+  // uncertain, reference §4.1). Readers checked so far ignore the field.
   std::uint32_t dump_options = format::kDumpSummaryValidKernelVa;
   if (options.include_process) {
     const auto it = std::find_if(system.processes.begin(), system.processes.end(),
