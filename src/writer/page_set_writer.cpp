@@ -27,7 +27,7 @@ constexpr std::size_t kChunkPages = 256;  // 1 MiB per read
 RunListPageSet::RunListPageSet(std::vector<PfnRun> sorted_runs) : runs_(std::move(sorted_runs)) {
   for (const auto& r : runs_) {
     pages_ += r.count;
-    end_ = std::max(end_, r.first + r.count);
+    if (r.count) end_ = std::max(end_, r.first + r.count);
   }
 }
 

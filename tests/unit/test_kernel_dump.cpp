@@ -23,6 +23,7 @@
 #include "pagedump/translate/address_space.h"
 #include "pagedump/writer/complete_dump.h"
 #include "pagedump/writer/kernel_dump.h"
+#include "page_set_writer.h"
 #include "support/samples.h"
 #include "support/temp_dir.h"
 
@@ -421,6 +422,44 @@ TEST(KernelDumpCli, IncludeProcessNeedsTypeKernel) {
                                          (dir / "out.dmp").string()));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--include-process needs --type kernel"), std::string::npos) << r.err;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::pair<std::uint64_t, std::uint64_t>> runs_of(const writer::PageSet& s) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+  s.for_each_run([&](const writer::PfnRun& r) { out.emplace_back(r.first, r.count); });
+  return out;
+}
+
+// The page set's runs: merged across 64-bit words and 2^18-PFN blocks, full words, duplicates.
+TEST(PfnBitmap, RunsAcrossWordsAndBlocks) {
+  writer::PfnBitmap s;
+  EXPECT_EQ(s.end_pfn(), 0u);
+  EXPECT_TRUE(runs_of(s).empty());
+  for (std::uint64_t p = 60; p < 200; ++p) s.add(p);          // spans words 0..3, word 1/2 full
+  for (std::uint64_t p = (1u << 18) - 3; p < (1u << 18) + 2; ++p) s.add(p);  // block boundary
+  s.add(5);
+  s.add(5);
+  s.add(63 + (5ull << 18));  // a lone page in a far block
+  EXPECT_EQ(s.page_count(), 140u + 5u + 1u + 1u);
+  EXPECT_TRUE(s.contains(199));
+  EXPECT_FALSE(s.contains(200));
+  EXPECT_FALSE(s.contains(1ull << 40));
+  EXPECT_EQ(s.end_pfn(), 64 + (5ull << 18));
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{
+      {5, 1}, {60, 140}, {(1u << 18) - 3, 5}, {63 + (5ull << 18), 1}};
+  EXPECT_EQ(runs_of(s), expected);
+}
+
+TEST(PfnBitmap, RunListPageSetCountsAndEnd) {
+  writer::RunListPageSet s({{1, 0x9E}, {0x100, 0x10}, {0x300, 0}});
+  EXPECT_EQ(s.page_count(), 0xAEu);
+  EXPECT_EQ(s.end_pfn(), 0x110u);  // the empty run does not count
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> expected{{1, 0x9E}, {0x100, 0x10}};
+  EXPECT_EQ(runs_of(s), expected);
 }
 
 }  // namespace
