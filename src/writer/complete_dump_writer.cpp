@@ -1,6 +1,6 @@
-// Complete dumps: the header, then each run's pages back to back (DumpType 1), or a bitmap
-// header and the present pages (DumpType 5). Memory stays flat: pages are streamed in chunks
-// and a bitmap dump's bitmap is written a block at a time as the PFNs go by.
+// Complete dumps: the header, then each run's pages back to back (DumpType 1), or a full
+// bitmap dump (DumpType 5) through the shared page-set writer. Memory stays flat: pages are
+// streamed in chunks.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "dump_finishing.h"
+#include "page_set_writer.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/error.h"
 #include "pagedump/format/bitmap.h"
@@ -24,10 +25,8 @@ using writer::Overlays;
 
 constexpr std::size_t kChunkPages = 256;  // 1 MiB per read and write
 
-struct PfnRun {
-  std::uint64_t first = 0;
-  std::uint64_t count = 0;
-};
+using writer::DumpTarget;
+using writer::PfnRun;
 
 bool image_holds(const PhysicalMemory& image, std::uint64_t pa, std::uint64_t size) {
   for (const auto& r : image.ranges()) {
@@ -73,159 +72,86 @@ std::vector<PfnRun> clip_to_image(const PhysicalMemory& image, const std::vector
   return out;
 }
 
-struct Writer {
-  const PhysicalMemory& image;
-  const DiscoveredSystem& system;
-  const CompleteDumpOptions& options;
-  Overlays overlays;
-  DumpWriteResult result;
-  std::vector<std::byte> buf = std::vector<std::byte>(kChunkPages * kPageSize);
-
-  // Reads pages [pfn, pfn+n) with the overlays applied.
-  std::span<std::byte> read_pages(std::uint64_t pfn, std::size_t n) {
-    auto out = std::span(buf).first(n * kPageSize);
-    ReadResult r = image.read_physical(pfn * kPageSize, out);
-    if (!r) {
-      throw Error(r.status == ReadStatus::truncated ? ErrorKind::truncated : ErrorKind::not_present,
-                  fmt::format("reading the image for the dump: {}", describe(r)));
-    }
-    overlays.apply(pfn * kPageSize, out);
-    return out;
-  }
-};
-
-void check_space(const CompleteDumpOptions& options, std::uint64_t required,
-                 std::uint64_t header, std::uint64_t memory) {
-  const std::string& output = options.output;
-  const std::uint64_t free =
-      options.free_space ? options.free_space(output) : OutputFile::free_space(output);
-  if (free < required) {
-    throw Error(ErrorKind::io,
-                fmt::format("{}: not enough free space for the dump: it needs {} bytes (physical "
-                            "memory {} + header {}), the target has {} free; nothing was written",
-                            output, required, memory, header, free));
-  }
+DumpTarget target_of(const CompleteDumpOptions& o) {
+  return {o.output, o.force, o.quiet, o.bugcheck, o.bugcheck_cpu, o.source_format, o.free_space};
 }
 
-DumpWriteResult write(const PhysicalMemory& image, const DiscoveredSystem& system,
-                      std::vector<std::byte> header, const std::vector<PfnRun>& runs,
-                      bool bitmap, const CompleteDumpOptions& options,
-                      std::vector<std::string> notes) {
+// DumpType 1: the header's runs, then their pages back to back. All-zero pages stay holes of
+// the output: they read back as zeros, and a sparse capture does not turn into gigabytes of
+// written zeros.
+DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& system,
+                           std::vector<std::byte> header, const std::vector<PfnRun>& runs,
+                           const CompleteDumpOptions& options, std::vector<std::string> notes) {
   const auto start = std::chrono::steady_clock::now();
-  Writer w{image, system, options, writer::consistency_overlays(image, system, notes), {}};
-  w.result.notes = std::move(notes);
-  const std::uint64_t header_size = header.size();
-  std::uint64_t pages = 0, max_pfn = 0;
-  for (const auto& r : runs) {
-    pages += r.count;
-    max_pfn = std::max(max_pfn, r.first + r.count);
-  }
-  // Bitmap geometry: bits a multiple of 64 so every reader sees every page (reference §4.2).
-  const std::uint64_t bits = (max_pfn + 63) / 64 * 64;
-  const std::uint64_t bitmap_offset = header_size + kBitmapBitsOffset;
-  const std::uint64_t first_page =
-      bitmap ? (bitmap_offset + bits / 8 + kPageSize - 1) / kPageSize * kPageSize : header_size;
-  const std::uint64_t upper_bound = first_page + pages * kPageSize;
-  check_space(options, upper_bound, first_page, pages * kPageSize);
+  const Overlays overlays = writer::consistency_overlays(image, system, notes);
+  DumpWriteResult result;
+  result.notes = std::move(notes);
+  const std::uint64_t first_page = header.size();
+  std::uint64_t pages = 0;
+  for (const auto& r : runs) pages += r.count;
+  writer::check_free_space(target_of(options), first_page + pages * kPageSize, first_page,
+                           pages * kPageSize);
 
   OutputFile out(options.output, options.force);
   Progress progress("writing " + options.output, pages * kPageSize, options.quiet);
-  std::uint64_t written_pages = 0, done = 0;
-  // Bitmap blocks of 4 KiB (32768 PFNs) are flushed as the copy moves past them.
-  std::vector<std::byte> block(bitmap ? kPageSize : 0);
-  std::uint64_t block_index = 0;
-  auto flush_block = [&] {
-    const std::uint64_t off = block_index * kPageSize;
-    const std::uint64_t len = std::min<std::uint64_t>(kPageSize, bits / 8 - off);
-    if (len) out.write_at(bitmap_offset + off, std::span(block).first(len));
-    std::fill(block.begin(), block.end(), std::byte{0});
-  };
+  std::uint64_t written_pages = 0;
   static const std::vector<std::byte> zero_page(kPageSize);
-  // Pages carrying a correction are always stored, even when the correction made them zero.
-  const std::vector<std::uint64_t> corrected = w.overlays.pages();
-  auto is_corrected = [&](std::uint64_t pa) {
-    return std::binary_search(corrected.begin(), corrected.end(), pa);
-  };
+  std::vector<std::byte> buf(kChunkPages * kPageSize);
   for (const auto& run : runs) {
     for (std::uint64_t pfn = run.first; pfn < run.first + run.count;) {
       const std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
-      auto data = w.read_pages(pfn, n);
-      if (!bitmap) {
-        // All-zero pages stay holes of the output: they read back as zeros, and a sparse
-        // capture does not turn into gigabytes of written zeros.
-        for (std::size_t i = 0; i < n;) {
-          std::size_t j = i;
-          while (j < n && !std::equal(data.begin() + j * kPageSize,
-                                      data.begin() + (j + 1) * kPageSize, zero_page.begin())) {
-            ++j;
-          }
-          if (j > i) {
-            out.write_at(first_page + (written_pages + i) * kPageSize,
-                         data.subspan(i * kPageSize, (j - i) * kPageSize));
-          }
-          i = j + 1;
-        }
-        written_pages += n;
-      } else {
-        for (std::size_t i = 0; i < n; ++i) {
-          auto page = data.subspan(i * kPageSize, kPageSize);
-          const std::uint64_t p = pfn + i;
-          if (options.omit_zero_pages && std::equal(page.begin(), page.end(), zero_page.begin()) &&
-              !is_corrected(p * kPageSize)) {
-            continue;
-          }
-          while (p / (kPageSize * 8) != block_index) {
-            flush_block();
-            ++block_index;
-          }
-          const std::uint64_t bit = p % (kPageSize * 8);
-          block[bit / 8] |= std::byte(1u << (bit % 8));
-          out.write_at(first_page + written_pages * kPageSize, page);
-          ++written_pages;
-        }
+      auto data = std::span(buf).first(n * kPageSize);
+      ReadResult r = image.read_physical(pfn * kPageSize, data);
+      if (!r) {
+        throw Error(r.status == ReadStatus::truncated ? ErrorKind::truncated
+                                                      : ErrorKind::not_present,
+                    fmt::format("reading the image for the dump: {}", describe(r)));
       }
+      overlays.apply(pfn * kPageSize, data);
+      for (std::size_t i = 0; i < n;) {
+        std::size_t j = i;
+        while (j < n && !std::equal(data.begin() + j * kPageSize,
+                                    data.begin() + (j + 1) * kPageSize, zero_page.begin())) {
+          ++j;
+        }
+        if (j > i) {
+          out.write_at(first_page + (written_pages + i) * kPageSize,
+                       data.subspan(i * kPageSize, (j - i) * kPageSize));
+        }
+        i = j + 1;
+      }
+      written_pages += n;
       pfn += n;
-      done += n * kPageSize;
-      progress.update(done);
+      progress.update(written_pages * kPageSize);
     }
-  }
-  if (bitmap) {
-    while (block_index * kPageSize * 8 < bits) {
-      flush_block();
-      ++block_index;
-    }
-    BitmapDumpHeader bh{};
-    bh.Signature = kFullDumpSignature;
-    bh.ValidDump = kBitmapValidDump;
-    bh.DumpOptions = 0;
-    bh.FirstPage = first_page;
-    bh.PresentPages = written_pages;
-    bh.BitmapBits = bits;
-    out.write_at(header_size, std::as_bytes(std::span(&bh, 1)));
-    // Between the bitmap and the first page: zeroes (ftruncate-extended or written below).
   }
   const std::uint64_t file_size = first_page + written_pages * kPageSize;
   out.truncate(file_size);
-
-  const std::uint32_t cpu = options.bugcheck_cpu.value_or(0);
-  const Bugcheck bugcheck = writer::choose_bugcheck(system, options.bugcheck);
-  const auto ctx = writer::header_context(system, cpu);
-  writer::finish_header(header, system,
-                        static_cast<std::uint32_t>(bitmap ? DumpType::bitmap_full : DumpType::full),
-                        bugcheck, ctx, file_size, writer::dump_comment(options.source_format));
-  out.write_at(0, header);
-  out.commit();
+  const auto type = static_cast<std::uint32_t>(DumpType::full);
+  result.bugcheck =
+      writer::finish_and_commit(out, header, system, type, target_of(options), file_size);
   progress.finish();
 
-  w.result.output = options.output;
-  w.result.dump_type = static_cast<std::uint32_t>(bitmap ? DumpType::bitmap_full : DumpType::full);
-  w.result.bytes_written = file_size;
-  w.result.pages = written_pages;
-  w.result.bugcheck = bugcheck;
-  w.result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return w.result;
+  result.output = options.output;
+  result.dump_type = type;
+  result.bytes_written = file_size;
+  result.pages = written_pages;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+DumpWriteResult write(const PhysicalMemory& image, const DiscoveredSystem& system,
+                      std::vector<std::byte> header, std::vector<PfnRun> runs, bool bitmap,
+                      const CompleteDumpOptions& options, std::vector<std::string> notes) {
+  if (!bitmap) return write_runs(image, system, std::move(header), runs, options, std::move(notes));
+  writer::BitmapDumpSpec spec;
+  spec.dump_type = static_cast<std::uint32_t>(DumpType::bitmap_full);
+  spec.signature = kFullDumpSignature;
+  spec.omit_zero_pages = options.omit_zero_pages;
+  return writer::write_bitmap_dump(image, system, std::move(header),
+                                   writer::RunListPageSet(std::move(runs)), spec,
+                                   target_of(options), std::move(notes));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "pagedump/io/input_file.h"
 #include "pagedump/io/output_file.h"
 #include "pagedump/writer/complete_dump.h"
+#include "pagedump/writer/kernel_dump.h"
 
 namespace pagedump::cli {
 namespace {
@@ -24,6 +25,7 @@ struct WriteArgs {
   std::string type = "full";
   std::string bugcheck;
   std::uint64_t buffer_size = 0;
+  std::optional<std::uint64_t> include_process;
   bool force = false;
   bool json = false;
   bool quiet = false;
@@ -67,9 +69,12 @@ void print_result(const DumpWriteResult& r, bool json) {
                 {"notes", r.notes}});
     return;
   }
+  const char* kind = r.dump_type == 1   ? "complete"
+                     : r.dump_type == 5 ? "bitmap full"
+                     : r.dump_type == 6 ? "kernel bitmap"
+                                        : "crash";
   std::cout << fmt::format("wrote {} ({} dump, DumpType {}): {} pages, {} bytes in {:.2f} s\n",
-                           r.output, r.dump_type == 1 ? "complete" : "bitmap full", r.dump_type,
-                           r.pages, r.bytes_written, r.seconds);
+                           r.output, kind, r.dump_type, r.pages, r.bytes_written, r.seconds);
   std::cout << fmt::format("bugcheck {:#x} {}\n", r.bugcheck.code,
                            format::bugcheck_name(r.bugcheck.code));
   for (const auto& n : r.notes) std::cout << "note: " << n << '\n';
@@ -86,6 +91,17 @@ CompleteDumpOptions dump_options(const WriteArgs& a, const OpenedImage& o) {
     opts.layout = CompleteDumpLayout::bitmap;
     opts.omit_zero_pages = true;
   }
+  return opts;
+}
+
+KernelDumpOptions kernel_options(const WriteArgs& a, const OpenedImage& o) {
+  KernelDumpOptions opts;
+  opts.output = a.output;
+  opts.force = a.force;
+  opts.quiet = a.quiet || a.json;
+  opts.bugcheck = parse_bugcheck(a.bugcheck);
+  opts.source_format = std::string(o.image->format_name());
+  opts.include_process = a.include_process;
   return opts;
 }
 
@@ -165,11 +181,19 @@ void register_convert(Registry& r) {
   add_output_options(cmd, *a);
   cmd->add_option("--type", a->type,
                   "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
-                  "bitmap dump leaving out zero pages")
-      ->check(CLI::IsMember({"full", "bitmap"}));
+                  "bitmap dump leaving out zero pages; kernel: kernel memory dump (bitmap, "
+                  "DumpType 6) without the processes' private memory")
+      ->check(CLI::IsMember({"full", "bitmap", "kernel"}));
+  cmd->add_option("--include-process", a->include_process,
+                  "With --type kernel: add this process's user pages (an active kernel dump)");
   r.add(cmd, [a] {
+    if (a->include_process && a->type != "kernel") {
+      throw Error(ErrorKind::usage, "--include-process needs --type kernel");
+    }
     auto o = open_and_discover(a->image);
-    auto result = write_complete_dump(*o.image, o.system, dump_options(*a, o));
+    const DumpWriteResult result =
+        a->type == "kernel" ? write_kernel_dump(*o.image, o.system, kernel_options(*a, o))
+                            : write_complete_dump(*o.image, o.system, dump_options(*a, o));
     print_result(result, a->json);
     return kSuccess;
   });
