@@ -77,6 +77,7 @@ struct GuestCpu {
   std::uint64_t thread = 0;        // KPRCB.CurrentThread
   std::uint64_t idt = 0;           // IDT VA
   std::uint64_t rip = 0, rsp = 0;  // the registers stored in the CONTEXT
+  std::uint64_t stack_base = 0, stack_limit = 0;  // the current thread's kernel stack
 };
 
 struct GroundTruth {

@@ -735,6 +735,15 @@ void Builder::build_cpus() {
     const bool bugcheck_cpu = spec_.crashed && i == 0;
     c.rip = kva(bugcheck_cpu ? rip_bugcheck : rip_idle);
     c.rsp = stack + 2 * kPageSize - 0x1A8 - 0x40 * i;
+    c.stack_base = stack + 2 * kPageSize;
+    c.stack_limit = stack;
+    // KTHREAD stack fields (x64 [KD] StackLimit 0x30, StackBase 0x38, InitialStack 0x28,
+    // KernelStack 0x58; x86 Win7 [VG] InitialStack 0x28, StackLimit 0x2c, KernelStack 0x30,
+    // StackBase 0x190). InitialStack sits below the base by the floating-point save area.
+    put_ptr(c.thread + lay_.kthread_initial_stack, c.stack_base - (x64_ ? 0x1D0 : 0x210));
+    put_ptr(c.thread + lay_.kthread_stack_limit, c.stack_limit);
+    put_ptr(c.thread + lay_.kthread_kernel_stack, c.rsp);
+    put_ptr(c.thread + lay_.kthread_stack_base, c.stack_base);
     std::uint64_t cr3 = t_.dtb | (spec_.pcid && x64_ ? 0x2 : 0);
 
     CpuState s;
@@ -997,6 +1006,8 @@ void Builder::build_kdbg() {
     k.OffsetKThreadWaitReason = 0x283;
     k.Flags = 1;
   } else {
+    k.OffsetKThreadKernelStack = 0x30;
+    k.OffsetKThreadInitialStack = 0x28;
     k.OffsetKThreadApcProcess = 0x50;
     k.OffsetEprocessPeb = 0x1a8;
     k.OffsetEprocessParentCID = 0x140;

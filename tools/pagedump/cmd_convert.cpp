@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "convert_small.h"
 #include "image_options.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/error.h"
@@ -90,7 +91,7 @@ CompleteDumpOptions dump_options(const WriteArgs& a, const OpenedImage& o) {
 }
 
 void add_output_options(CLI::App* cmd, WriteArgs& a) {
-  cmd->add_option("-o,--output", a.output, "Dump file to write")->required();
+  cmd->add_option("-o,--output", a.output, "Dump file to write");
   cmd->add_flag("--force", a.force, "Replace an existing output file");
   cmd->add_flag("--json", a.json, "Print the result as JSON");
   cmd->add_flag("-q,--quiet", a.quiet, "No progress line");
@@ -147,6 +148,7 @@ void register_attach(Registry& r) {
   cmd->add_option("--header", a->header, "Header file from `pagedump header`")->required();
   add_output_options(cmd, *a);
   r.add(cmd, [a] {
+    if (a->output.empty()) throw Error(ErrorKind::usage, "--output is required");
     auto o = open_and_discover(a->image);
     InputFile header_file(a->header);
     std::vector<std::byte> header(
@@ -160,14 +162,22 @@ void register_attach(Registry& r) {
 
 void register_convert(Registry& r) {
   auto a = std::make_shared<WriteArgs>();
+  auto small = std::make_shared<SmallArgs>();
   auto* cmd = r.app.add_subcommand("convert", "Write a crash dump of a memory image");
   add_image_options(cmd, a->image);
   add_output_options(cmd, *a);
-  cmd->add_option("--type", a->type,
-                  "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
-                  "bitmap dump leaving out zero pages")
-      ->check(CLI::IsMember({"full", "bitmap"}));
-  r.add(cmd, [a] {
+  small->type_option =
+      cmd->add_option("--type", a->type,
+                      "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
+                      "bitmap dump leaving out zero pages; small: small memory dump (triage)")
+          ->check(CLI::IsMember({"full", "bitmap", "small"}));
+  add_small_options(cmd, *small);
+  r.add(cmd, [a, small]() -> int {
+    if (wants_small_dump(a->type, *small)) {
+      auto o = open_and_discover(a->image);
+      return run_convert_small(o, *small, a->output, a->force, a->json, a->quiet, a->bugcheck);
+    }
+    if (a->output.empty()) throw Error(ErrorKind::usage, "--output is required");
     auto o = open_and_discover(a->image);
     auto result = write_complete_dump(*o.image, o.system, dump_options(*a, o));
     print_result(result, a->json);
