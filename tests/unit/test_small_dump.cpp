@@ -12,7 +12,9 @@
 #include "pagedump/error.h"
 #include "pagedump/format/dump_header.h"
 #include "pagedump/format/triage.h"
+#include "pagedump/reader/dump_file.h"
 #include "pagedump/translate/address_space.h"
+#include "pagedump/writer/complete_dump.h"
 #include "pagedump/writer/small_dump.h"
 #include "support/samples.h"
 #include "triage_test_util.h"
@@ -435,6 +437,44 @@ TEST(SmallDumpSample, RoundTripAgainstWindowsSmallDump) {
   // The KDBG copy: Windows' decoded block (the guest lays it out at the sample's addresses).
   EXPECT_TRUE(std::ranges::equal(a.kdbg_bytes(), b.kdbg_bytes()));
   EXPECT_EQ(a.kd_debugger_data_block(), b.kd_debugger_data_block());
+}
+
+}  // namespace
+
+namespace {
+
+// Re-typing: a complete dump pagedump reads is an image like any other; its small dump carries
+// the same sections as the small dump of the guest it was written from.
+TEST(SmallDump, FromACompleteDump) {
+  TempDir dir;
+  auto direct = write_small(crashed(), dir);
+  CompleteDumpOptions co;
+  co.output = (dir / "full.dmp").string();
+  co.quiet = true;
+  write_complete_dump(direct.guest, direct.system, co);
+  auto full = DumpFile::open(co.output);
+  const DiscoveredSystem s = discover_system(*full);
+  SmallDumpOptions so;
+  so.output = (dir / "retyped.dmp").string();
+  so.quiet = true;
+  write_small_dump(*full, s, so);
+  auto re = open_triage(dir / "retyped.dmp", true);
+  const TriageDump& a = *direct.dump->dump;
+  const TriageDump& b = *re->dump;
+  EXPECT_EQ(a.fields().size_of_dump, b.fields().size_of_dump);
+  for (auto range : {&TriageDump::prcb_range, &TriageDump::process_range,
+                     &TriageDump::thread_range, &TriageDump::stack_range,
+                     &TriageDump::kdbg_range, &TriageDump::driver_list_range,
+                     &TriageDump::string_pool_range, &TriageDump::data_blocks_table_range}) {
+    EXPECT_EQ((a.*range)(), (b.*range)());
+    EXPECT_EQ(a.read_range((a.*range)()), b.read_range((b.*range)()));
+  }
+  ASSERT_EQ(a.data_blocks().size(), b.data_blocks().size());
+  for (std::size_t i = 0; i < a.data_blocks().size(); ++i) {
+    const auto& x = a.data_blocks()[i];
+    const auto& y = b.data_blocks()[i];
+    EXPECT_EQ(a.read_range({x.file_offset, x.size}), b.read_range({y.file_offset, y.size}));
+  }
 }
 
 }  // namespace
