@@ -205,9 +205,25 @@ TEST(SmallDump, X64DefaultCarriesEverythingInWindowsOrder) {
   EXPECT_EQ(w.result.bugcheck.code, 0x1000007Eu);
   EXPECT_EQ(w.result.dump_type, 4u);
   EXPECT_EQ(w.result.pages, 0u);
-  std::uint32_t code = 0;
-  std::memcpy(&code, w.dump->header.data() + offsetof(format::DumpHeader64, BugCheckCode), 4);
-  EXPECT_EQ(code, 0x1000007Eu);
+  format::DumpHeader64 h;
+  std::memcpy(&h, w.dump->header.data(), sizeof h);
+  EXPECT_EQ(h.BugCheckCode, 0x1000007Eu);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(h.BugCheckParameter[i], w.guest.truth.bugcheck_parameters[i]);
+  // The SKU.
+  EXPECT_EQ(h.ProductType, w.guest.truth.nt_product_type);
+  EXPECT_EQ(h.SuiteMask, w.guest.truth.suite_mask);
+  EXPECT_EQ(h.MiniDumpFields, 0xCFFu);
+  // Unloaded drivers as discovery found them, names cut to the 12 characters Windows keeps.
+  ASSERT_EQ(d.unloaded_drivers().size(), w.system.unloaded_drivers.size());
+  for (std::size_t i = 0; i < d.unloaded_drivers().size(); ++i) {
+    EXPECT_EQ(d.unloaded_drivers()[i].name, w.system.unloaded_drivers[i].name.substr(0, 12));
+    EXPECT_EQ(d.unloaded_drivers()[i].start, w.system.unloaded_drivers[i].start);
+    EXPECT_EQ(d.unloaded_drivers()[i].end, w.system.unloaded_drivers[i].end);
+  }
+  // MM storage: version 1, size 0x50.
+  ASSERT_TRUE(d.mm_storage());
+  EXPECT_EQ(d.mm_storage()->version, 1u);
+  EXPECT_EQ(d.mm_storage()->size, 0x50u);
 }
 
 TEST(SmallDump, X64ClassicIsExactly64KiBWithOverflow) {
@@ -475,6 +491,39 @@ TEST(SmallDump, FromACompleteDump) {
     const auto& y = b.data_blocks()[i];
     EXPECT_EQ(a.read_range({x.file_offset, x.size}), b.read_range({y.file_offset, y.size}));
   }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(SmallDump, UnloadedDriversAsWindowsWritesThem) {
+  TempDir dir;
+  GuestSpec spec = crashed();
+  spec.ram_mib = 256;
+  Guest g = build_guest(spec);
+  DiscoveredSystem s = discover_system(g);
+  s.unloaded_drivers = {{"dam.sys", 0xfffff80487de0000ull, 0xfffff80487df0000ull},
+                        {"mcupdate_GenuineIntel.dll", 0xfffff80479200000ull,
+                         0xfffff80479400000ull}};
+  SmallDumpOptions o;
+  o.output = (dir / "u.dmp").string();
+  write_small_dump(g, s, o);
+  auto d = open_triage(dir / "u.dmp", true);
+  const auto& u = d->dump->unloaded_drivers();
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u[0].name, "dam.sys");
+  EXPECT_EQ(u[0].start, 0xfffff80487de0000ull);
+  EXPECT_EQ(u[0].end, 0xfffff80487df0000ull);
+  EXPECT_EQ(u[1].name, "mcupdate_Gen");  // WCHAR[12]
+  // The UNICODE_STRING keeps the full name's length in bytes, its buffer 0 (as in the sample).
+  format::DumpUnloadedDriver64 e{};
+  d->file->read_exact(d->dump->fields().unloaded_drivers_offset + 8 + sizeof e,
+                      std::as_writable_bytes(std::span(&e, 1)), "entry");
+  EXPECT_EQ(e.NameLength, 2 * 25);
+  EXPECT_EQ(e.NameMaximumLength, 2 * 25);
+  EXPECT_EQ(e.NameBuffer, 0u);
+  EXPECT_EQ(d->dump->fields().prcb_offset, 0x20D0u + 8 + 2 * 0x38);
 }
 
 }  // namespace
