@@ -46,6 +46,10 @@ struct GuestSpec {
   std::uint32_t user_processes = 2;
   // A real triage dump of Windows 10 19041 x64 to take bytes from (x64 only).
   std::optional<std::filesystem::path> sample;
+  // With `sample`: also map the memory the sample carries at its real addresses (every data
+  // block outside the kernel image, the stack, and the KPRCB, ETHREAD and EPROCESS copies), for
+  // round trips of the small dump writer against Windows' own small dump.
+  bool sample_memory = false;
 };
 
 struct GuestModule {
@@ -77,6 +81,7 @@ struct GuestCpu {
   std::uint64_t thread = 0;        // KPRCB.CurrentThread
   std::uint64_t idt = 0;           // IDT VA
   std::uint64_t rip = 0, rsp = 0;  // the registers stored in the CONTEXT
+  std::uint64_t stack_base = 0, stack_limit = 0;  // the current thread's kernel stack
 };
 
 struct GroundTruth {
@@ -143,6 +148,10 @@ struct GroundTruth {
   std::uint32_t offset_eprocess_dtb = 0, offset_eprocess_pid = 0, offset_eprocess_links = 0,
                 offset_eprocess_name = 0;
   bool from_sample = false;
+  // sample_memory: what was placed at real addresses, and the crashing thread's structures.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> sample_regions;  // (va, size)
+  std::uint64_t sample_thread = 0, sample_process = 0, sample_prcb = 0;
+  std::uint32_t sample_cpu = 0;
 };
 
 // A built guest. It is also a PhysicalMemory (format "synthetic"): holes of the memory map

@@ -17,6 +17,9 @@
 #include "pagedump/format/kdbg.h"
 #include "pagedump/format/pe.h"
 #include "pagedump/format/version_block.h"
+#include "pagedump/io/input_file.h"
+#include "pagedump/reader/triage_dump.h"
+#include "pagedump/reader/triage_view.h"
 #include "pe_builder.h"
 #include "sample_templates.h"
 #include "windows_layouts.h"
@@ -219,6 +222,7 @@ class Builder {
   void build_kdbg();
   void build_misc_variables();
   void build_low_stub();
+  void build_sample_memory();
   void finish_paging();
 
   const GuestSpec& spec_;
@@ -301,9 +305,66 @@ void Builder::build() {
   build_modules();
   build_cpus();
   build_misc_variables();
+  if (spec_.sample_memory) build_sample_memory();
   finish_paging();  // self-map (PteBase) before the KDBG records it
   build_kdbg();
   if (x64_ && spec_.low_stub) build_low_stub();
+}
+
+// The memory the real small dump carries, at its real addresses: every data block and the
+// stack, and the ETHREAD and EPROCESS copies at the addresses the KPRCB and KTHREAD name.
+// Blocks inside the kernel image (the guest's own variables, KDBG and keys live there) and
+// blocks on pages the guest already uses are left as the guest has them, except the KPRCBs,
+// which the guest places at the sample's addresses on purpose.
+void Builder::build_sample_memory() {
+  if (!sample_) throw std::invalid_argument("guest: sample_memory needs a sample");
+  InputFile file(spec_.sample->string());
+  std::vector<std::byte> header(format::kHeaderSize64);
+  file.read_exact(0, header, "sample header");
+  const TriageDump dump = TriageDump::parse(file, true, header);
+  const TriageView view(dump);
+  const auto crashing = dump.crashing_processor(view);
+  std::set<std::uint64_t> prcbs(sample_->prcbs.begin(), sample_->prcbs.end());
+  prcbs.insert(crashing.prcb_va);
+  auto unused = [&](std::uint64_t va, std::uint64_t size) {
+    for (std::uint64_t p = va & ~(kPageSize - 1); p < va + size; p += kPageSize) {
+      if (paging_->translate(p)) return false;
+    }
+    return true;
+  };
+  auto place = [&](std::uint64_t va, const std::vector<std::byte>& bytes) {
+    ensure_mapped(va, bytes.size());
+    write_va(va, bytes);
+    t_.sample_regions.push_back({va, bytes.size()});
+  };
+  std::vector<std::pair<std::uint64_t, std::vector<std::byte>>> blocks;
+  for (const auto& b : dump.data_blocks()) {
+    if (b.address >= t_.kernel_base && b.address < t_.kernel_base + t_.kernel_size) continue;
+    // The page-table self-map slot (with a sample, the real one, 0x1FB) is the guest's own.
+    if (((b.address >> 39) & 0x1FF) == ((x64_addr::kPteBase >> 39) & 0x1FF)) continue;
+    blocks.emplace_back(b.address, dump.read_range({b.file_offset, b.size}));
+  }
+  blocks.emplace_back(dump.top_of_stack(), dump.read_range(dump.stack_range()));
+  const auto prcb = dump.read_range(dump.prcb_range());
+  const auto ethread = dump.read_range(dump.thread_range());
+  const auto eprocess = dump.read_range(dump.process_range());
+  const auto& k = *dump.kdbg();
+  std::uint64_t thread = 0, process = 0;
+  std::memcpy(&thread, prcb.data() + k.OffsetPrcbCurrentThread, 8);
+  std::memcpy(&process, ethread.data() + k.OffsetKThreadApcProcess, 8);
+  blocks.emplace_back(thread, ethread);
+  blocks.emplace_back(process, eprocess);
+  blocks.emplace_back(crashing.prcb_va, prcb);
+  // Decide on every block before placing any, so one block's pages do not hide another's.
+  std::vector<bool> take;
+  for (const auto& [va, bytes] : blocks) take.push_back(prcbs.count(va) || unused(va, bytes.size()));
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    if (take[i]) place(blocks[i].first, blocks[i].second);
+  }
+  t_.sample_thread = thread;
+  t_.sample_process = process;
+  t_.sample_prcb = crashing.prcb_va;
+  t_.sample_cpu = crashing.number;
 }
 
 void Builder::build_kernel_image() {
@@ -735,6 +796,15 @@ void Builder::build_cpus() {
     const bool bugcheck_cpu = spec_.crashed && i == 0;
     c.rip = kva(bugcheck_cpu ? rip_bugcheck : rip_idle);
     c.rsp = stack + 2 * kPageSize - 0x1A8 - 0x40 * i;
+    c.stack_base = stack + 2 * kPageSize;
+    c.stack_limit = stack;
+    // KTHREAD stack fields (x64 [KD] StackLimit 0x30, StackBase 0x38, InitialStack 0x28,
+    // KernelStack 0x58; x86 Win7 [VG] InitialStack 0x28, StackLimit 0x2c, KernelStack 0x30,
+    // StackBase 0x190). InitialStack sits below the base by the floating-point save area.
+    put_ptr(c.thread + lay_.kthread_initial_stack, c.stack_base - (x64_ ? 0x1D0 : 0x210));
+    put_ptr(c.thread + lay_.kthread_stack_limit, c.stack_limit);
+    put_ptr(c.thread + lay_.kthread_kernel_stack, c.rsp);
+    put_ptr(c.thread + lay_.kthread_stack_base, c.stack_base);
     std::uint64_t cr3 = t_.dtb | (spec_.pcid && x64_ ? 0x2 : 0);
 
     CpuState s;
@@ -997,6 +1067,8 @@ void Builder::build_kdbg() {
     k.OffsetKThreadWaitReason = 0x283;
     k.Flags = 1;
   } else {
+    k.OffsetKThreadKernelStack = 0x30;
+    k.OffsetKThreadInitialStack = 0x28;
     k.OffsetKThreadApcProcess = 0x50;
     k.OffsetEprocessPeb = 0x1a8;
     k.OffsetEprocessParentCID = 0x140;

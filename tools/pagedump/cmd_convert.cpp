@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "convert_small.h"
 #include "image_options.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/error.h"
@@ -106,7 +107,7 @@ KernelDumpOptions kernel_options(const WriteArgs& a, const OpenedImage& o) {
 }
 
 void add_output_options(CLI::App* cmd, WriteArgs& a) {
-  cmd->add_option("-o,--output", a.output, "Dump file to write")->required();
+  cmd->add_option("-o,--output", a.output, "Dump file to write");
   cmd->add_flag("--force", a.force, "Replace an existing output file");
   cmd->add_flag("--json", a.json, "Print the result as JSON");
   cmd->add_flag("-q,--quiet", a.quiet, "No progress line");
@@ -163,6 +164,7 @@ void register_attach(Registry& r) {
   cmd->add_option("--header", a->header, "Header file from `pagedump header`")->required();
   add_output_options(cmd, *a);
   r.add(cmd, [a] {
+    if (a->output.empty()) throw Error(ErrorKind::usage, "--output is required");
     auto o = open_and_discover(a->image);
     InputFile header_file(a->header);
     std::vector<std::byte> header(
@@ -176,20 +178,29 @@ void register_attach(Registry& r) {
 
 void register_convert(Registry& r) {
   auto a = std::make_shared<WriteArgs>();
+  auto small = std::make_shared<SmallArgs>();
   auto* cmd = r.app.add_subcommand("convert", "Write a crash dump of a memory image");
   add_image_options(cmd, a->image);
   add_output_options(cmd, *a);
-  cmd->add_option("--type", a->type,
-                  "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
-                  "bitmap dump leaving out zero pages; kernel: kernel memory dump (bitmap, "
-                  "DumpType 6) without the processes' private memory")
-      ->check(CLI::IsMember({"full", "bitmap", "kernel"}));
+  small->type_option =
+      cmd->add_option("--type", a->type,
+                      "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
+                      "bitmap dump leaving out zero pages; kernel: kernel memory dump (bitmap, "
+                      "DumpType 6) without the processes' private memory; small: small memory "
+                      "dump (triage)")
+          ->check(CLI::IsMember({"full", "bitmap", "kernel", "small"}));
   cmd->add_option("--include-process", a->include_process,
                   "With --type kernel: add this process's user pages (an active kernel dump)");
-  r.add(cmd, [a] {
+  add_small_options(cmd, *small);
+  r.add(cmd, [a, small]() -> int {
     if (a->include_process && a->type != "kernel") {
       throw Error(ErrorKind::usage, "--include-process needs --type kernel");
     }
+    if (wants_small_dump(a->type, *small)) {
+      auto o = open_and_discover(a->image);
+      return run_convert_small(o, *small, a->output, a->force, a->json, a->quiet, a->bugcheck);
+    }
+    if (a->output.empty()) throw Error(ErrorKind::usage, "--output is required");
     auto o = open_and_discover(a->image);
     const DumpWriteResult result =
         a->type == "kernel" ? write_kernel_dump(*o.image, o.system, kernel_options(*a, o))
