@@ -77,8 +77,9 @@ void check_module_order(Context& c, const char* source) {
           c.modules[0].entry, c.modules[0].name);
     return;
   }
-  if (second != "hal.dll") {
-    c.add("lists.modules", CheckStatus::fail, "{}: entry 1 (at {:#x}) is '{}'; expected hal.dll", source,
+  // Windows 7 and earlier keep the HAL's file name: halmacpi.dll, halacpi.dll, ...
+  if (!second.starts_with("hal") || !second.ends_with(".dll")) {
+    c.add("lists.modules", CheckStatus::fail, "{}: entry 1 (at {:#x}) is '{}'; expected hal.dll (or halmacpi.dll...)", source,
           c.modules[1].entry, c.modules[1].name);
     return;
   }
