@@ -35,7 +35,7 @@ Outcome check_pdb(const fs::path& store, const pe::CodeViewPdb& pdb, bool kernel
   auto file = symbols::find_in_store(store, name, pdb.symbol_key());
   if (!file) {
     o.status = bad;
-    o.message = fmt::format("{}{}{} is not in {}", failed, prefix, pdb.symbol_path(), store.string());
+    o.message = fmt::format("{}{}{} is not in {}", prefix, failed, pdb.symbol_path(), store.string());
     return o;
   }
   o.found_anything = true;
@@ -43,13 +43,13 @@ Outcome check_pdb(const fs::path& store, const pe::CodeViewPdb& pdb, bool kernel
     auto id = symbols::read_pdb_identity(file->string());
     if (id.guid != pdb.guid_string() || id.age != pdb.age) {
       o.status = bad;
-      o.message = fmt::format("{}{}{} does not match: it holds GUID {} age {}, the module wants GUID {} age {}", failed,
-                              prefix, file->string(), id.guid, id.age, pdb.guid_string(), pdb.age);
+      o.message = fmt::format("{}{}{} does not match: it holds GUID {} age {}, the module wants GUID {} age {}", prefix,
+                              failed, file->string(), id.guid, id.age, pdb.guid_string(), pdb.age);
       return o;
     }
   } catch (const Error& e) {
     o.status = bad;
-    o.message = fmt::format("{}{}{}", failed, prefix, e.what());
+    o.message = fmt::format("{}{}{}", prefix, failed, e.what());
     return o;
   }
   o.message = fmt::format("{}{} found and matching (GUID {}, age {})", prefix, pdb.symbol_path(), pdb.guid_string(), pdb.age);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "pagedump/format/dump_header.h"
@@ -15,7 +16,7 @@ using pagedump::synth::build_guest;
 using pagedump::synth::Guest;
 using pagedump::synth::GuestArch;
 using pagedump::synth::GuestSpec;
-using pagedump::test::TempDir;
+using namespace pagedump::test;
 using verify::CheckStatus;
 namespace fs = std::filesystem;
 
