@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {
@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
   const std::uint64_t gib = std::strtoull(argv[2], nullptr, 10);
   const std::string kind = argv[3];
   if (gib == 0 || gib > 1024) return 2;
-  pagedump::test::GuestSpec spec;
+  pagedump::synth::GuestSpec spec;
   spec.ram_mib = static_cast<std::uint32_t>(gib * 1024);
-  auto g = pagedump::test::build_guest(spec);
+  auto g = pagedump::synth::build_guest(spec);
   g.write_raw(path, path + ".map");
   if (kind == "sparse") return 0;
   // The guest's structures live below 256 MiB and in the first 16 MiB above 4 GiB.

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <random>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/format/kdbg.h"
 #include "pagedump/reader/dump_file.h"
@@ -18,11 +18,11 @@ using namespace pagedump;
 
 namespace {
 
-const test::Guest& guest() {
-  static const test::Guest g = [] {
-    test::GuestSpec s;
+const synth::Guest& guest() {
+  static const synth::Guest g = [] {
+    synth::GuestSpec s;
     s.ram_mib = 512;
-    return test::build_guest(s);
+    return synth::build_guest(s);
   }();
   return g;
 }

@@ -6,7 +6,7 @@ namespace pagedump::test {
 
 namespace {
 
-images::Image as_image(const Guest& guest) {
+images::Image as_image(const synth::Guest& guest) {
   images::Image image;
   for (const auto& r : guest.ranges()) {
     image.ranges.push_back({r.base, r.size, [&guest](std::uint64_t pa, std::span<std::byte> out) {
@@ -30,7 +30,7 @@ std::string to_string(GuestImageFormat format) {
   return "?";
 }
 
-std::filesystem::path write_guest_image(const Guest& guest, GuestImageFormat format,
+std::filesystem::path write_guest_image(const synth::Guest& guest, GuestImageFormat format,
                                         const std::filesystem::path& path) {
   const auto image = as_image(guest);
   switch (format) {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 
 namespace pagedump::test {
 
@@ -14,7 +14,7 @@ enum class GuestImageFormat { raw, elf_qemu, lime, elf_vbox, vmware };
 // Writes the guest as `format` at `path` and returns the path pagedump should open (for
 // VMware the .vmem; its .vmss is written beside it). Raw images get `path`.map as their
 // memory map (the file spans the holes between ranges).
-std::filesystem::path write_guest_image(const Guest& guest, GuestImageFormat format,
+std::filesystem::path write_guest_image(const synth::Guest& guest, GuestImageFormat format,
                                         const std::filesystem::path& path);
 
 std::string to_string(GuestImageFormat format);

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <set>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/context_record.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/discovery/system.h"
@@ -22,10 +22,10 @@
 #include "support/temp_dir.h"
 
 using namespace pagedump;
-using pagedump::test::build_guest;
-using pagedump::test::Guest;
-using pagedump::test::GuestArch;
-using pagedump::test::GuestSpec;
+using pagedump::synth::build_guest;
+using pagedump::synth::Guest;
+using pagedump::synth::GuestArch;
+using pagedump::synth::GuestSpec;
 using pagedump::test::TempDir;
 
 namespace {

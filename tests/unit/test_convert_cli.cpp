@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "guest_images.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
@@ -19,6 +19,7 @@
 
 using namespace pagedump;
 using namespace pagedump::test;
+using namespace pagedump::synth;
 using nlohmann::json;
 using ::testing::HasSubstr;
 

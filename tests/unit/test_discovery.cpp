@@ -1,16 +1,16 @@
 // Kernel discovery against synthetic Windows guests whose ground truth is exact.
 #include <gtest/gtest.h>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/context_record.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
 #include "support/samples.h"
 
 using namespace pagedump;
-using pagedump::test::build_guest;
-using pagedump::test::GuestArch;
-using pagedump::test::GuestSpec;
+using pagedump::synth::build_guest;
+using pagedump::synth::GuestArch;
+using pagedump::synth::GuestSpec;
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <fstream>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "guest_walker.h"
-#include "kd_copy_data_block.h"
+#include "pagedump/synth/kd_copy_data_block.h"
 #include "pagedump/discovery/kdcopy_pattern.h"
 #include "pagedump/error.h"
 #include "pagedump/format/context.h"
@@ -21,6 +21,7 @@
 
 using namespace pagedump;
 using namespace pagedump::test;
+using namespace pagedump::synth;
 using namespace pagedump::format;
 
 namespace {

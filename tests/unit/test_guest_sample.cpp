@@ -3,14 +3,15 @@
 
 #include <cstring>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "guest_walker.h"
 #include "pagedump/format/kdbg.h"
-#include "sample_templates.h"
+#include "pagedump/synth/sample_templates.h"
 #include "support/samples.h"
 
 using namespace pagedump;
 using namespace pagedump::test;
+using namespace pagedump::synth;
 using namespace pagedump::format;
 
 TEST(GuestSample, TakesKdbgPrcbAndDriversFromTheRealDump) {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/reader/dump_file.h"
 #include "pagedump/reader/dump_processors.h"
@@ -103,9 +103,9 @@ TEST(InfoAcceptance, TruncatedFullDumpVirtualReadSaysTruncated) {
 // processors section finds every CONTEXT through KiProcessorBlock.
 TEST(InfoAcceptance, CompleteDumpVirtualViewAndProcessors) {
   TempDir dir;
-  pagedump::test::GuestSpec spec;
+  pagedump::synth::GuestSpec spec;
   spec.ram_mib = 256;
-  auto guest = pagedump::test::build_guest(spec);
+  auto guest = pagedump::synth::build_guest(spec);
   auto sys = discover_system(guest);
   CompleteDumpOptions o;
   o.output = (dir / "g.dmp").string();

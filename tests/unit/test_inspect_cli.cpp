@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "guest_images.h"
 #include "image_writers.h"
 #include "support/memory_image.h"
@@ -23,6 +23,7 @@
 
 using namespace pagedump;
 using namespace pagedump::test;
+using namespace pagedump::synth;
 using nlohmann::json;
 using ::testing::HasSubstr;
 

@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
 #include "pagedump/format/bitmap.h"
@@ -28,10 +28,10 @@
 #include "support/temp_dir.h"
 
 using namespace pagedump;
-using pagedump::test::build_guest;
-using pagedump::test::Guest;
-using pagedump::test::GuestArch;
-using pagedump::test::GuestSpec;
+using pagedump::synth::build_guest;
+using pagedump::synth::Guest;
+using pagedump::synth::GuestArch;
+using pagedump::synth::GuestSpec;
 using pagedump::test::TempDir;
 
 namespace {

@@ -10,11 +10,12 @@
 #include "pagedump/format/pe.h"
 #include "pagedump/io/input_file.h"
 #include "pagedump/pe/pe_image.h"
-#include "pe_builder.h"
+#include "pagedump/synth/pe_builder.h"
 #include "support/samples.h"
 
 using namespace pagedump;
 using namespace pagedump::test;
+using namespace pagedump::synth;
 using pagedump::format::load;
 using pagedump::format::store;
 

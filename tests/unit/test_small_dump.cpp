@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
 #include "pagedump/format/dump_header.h"
@@ -20,17 +20,17 @@
 #include "triage_test_util.h"
 
 using namespace pagedump;
-using pagedump::test::build_guest;
-using pagedump::test::Guest;
-using pagedump::test::GuestArch;
-using pagedump::test::GuestSpec;
+using pagedump::synth::build_guest;
+using pagedump::synth::Guest;
+using pagedump::synth::GuestArch;
+using pagedump::synth::GuestSpec;
 using pagedump::test::open_triage;
 using pagedump::test::OpenedTriage;
 using pagedump::test::TempDir;
 
 namespace {
 
-GuestSpec crashed(pagedump::test::GuestArch arch = pagedump::test::GuestArch::x64) {
+GuestSpec crashed(pagedump::synth::GuestArch arch = pagedump::synth::GuestArch::x64) {
   GuestSpec spec;
   spec.arch = arch;
   spec.crashed = true;

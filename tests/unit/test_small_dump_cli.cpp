@@ -7,22 +7,22 @@
 #include <filesystem>
 #include <fstream>
 
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/writer/small_dump.h"
 #include "support/samples.h"
 #include "support/temp_dir.h"
 
 using namespace pagedump;
-using pagedump::test::build_guest;
+using pagedump::synth::build_guest;
 using pagedump::test::cli_path;
-using pagedump::test::GuestSpec;
+using pagedump::synth::GuestSpec;
 using pagedump::test::run_command;
 using pagedump::test::TempDir;
 
 namespace {
 
-GuestSpec crashed(pagedump::test::GuestArch arch = pagedump::test::GuestArch::x64) {
+GuestSpec crashed(pagedump::synth::GuestArch arch = pagedump::synth::GuestArch::x64) {
   GuestSpec spec;
   spec.arch = arch;
   spec.crashed = true;

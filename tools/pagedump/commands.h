@@ -13,5 +13,9 @@ void register_convert(Registry& r);
 void register_sources(Registry& r);
 void register_info(Registry& r);
 void register_read(Registry& r);
+void register_verify(Registry& r);
+void register_crashtest(Registry& r);
+void register_synth(Registry& r);
+void register_demo(Registry& r);
 
 }  // namespace pagedump::cli

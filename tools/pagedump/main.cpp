@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   register_sources(registry);
   register_info(registry);
   register_read(registry);
+  register_verify(registry);
+  register_crashtest(registry);
+  register_synth(registry);
+  register_demo(registry);
 
   try {
     app.parse(argc, argv);

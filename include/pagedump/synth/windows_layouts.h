@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-namespace pagedump::test::layout {
+namespace pagedump::synth::layout {
 
 struct KernelLayout {
   // KPCR (x64 [VG][KD]: Self 0x18, CurrentPrcb 0x20, IdtBase 0x38, Prcb 0x180; x86 Win7 [VG]:
@@ -112,4 +112,4 @@ inline constexpr std::uint64_t kPa = 0x13000;  // where a WinDbg transcript show
 inline constexpr std::uint8_t kProcessObject = 3;
 inline constexpr std::uint8_t kThreadObject = 6;
 
-}  // namespace pagedump::test::layout
+}  // namespace pagedump::synth::layout

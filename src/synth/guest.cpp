@@ -1,4 +1,4 @@
-#include "guest.h"
+#include "pagedump/synth/guest.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,7 +9,7 @@
 
 #include "pagedump/error.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 ReadResult Guest::read_physical(std::uint64_t pa, std::span<std::byte> out) const {
   std::uint64_t at = pa;
@@ -58,4 +58,4 @@ void Guest::emit(ImageFormat format, const std::filesystem::path& path) const {
   throw Error(ErrorKind::usage, "unknown guest image format");
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -13,7 +13,7 @@
 
 #include "pagedump/pe/pe_image.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 struct PeSectionSpec {
   std::string name;  // up to 8 characters
@@ -60,4 +60,4 @@ std::vector<std::byte> build_pe(const PeSpec& spec);
 // The byte size the export directory of `spec` occupies at export_rva.
 std::uint32_t export_directory_size(const PeSpec& spec);
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -1,8 +1,8 @@
-#include "guest_paging.h"
+#include "pagedump/synth/guest_paging.h"
 
 #include <stdexcept>
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 GuestPaging::GuestPaging(SparseMemory& mem, Mode mode, std::uint64_t root_pa,
                          PageAllocator table_pages)
@@ -91,4 +91,4 @@ void GuestPaging::install_pae_self_map() {
   }
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 struct SampleDriver {
   std::string full_name;  // "\SystemRoot\system32\ntoskrnl.exe"
@@ -33,4 +33,4 @@ struct SampleTemplates {
 // Reads the templates; throws pagedump::Error when the file is not the expected kind.
 SampleTemplates load_sample_templates(const std::filesystem::path& triage_dump);
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

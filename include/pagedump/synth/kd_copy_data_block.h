@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 struct KdCopyDataBlockLayout {
   std::uint32_t code_rva = 0;          // where the routine is placed
@@ -37,4 +37,4 @@ inline constexpr std::uint32_t kFirstRet = 80;       // ret
 inline constexpr std::uint32_t kSize = 114;
 }  // namespace kd_copy_offsets
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -9,9 +9,9 @@
 #include <set>
 #include <stdexcept>
 
-#include "guest.h"
-#include "guest_paging.h"
-#include "kd_copy_data_block.h"
+#include "pagedump/synth/guest.h"
+#include "pagedump/synth/guest_paging.h"
+#include "pagedump/synth/kd_copy_data_block.h"
 #include "pagedump/format/context.h"
 #include "pagedump/format/dump_header.h"
 #include "pagedump/format/kdbg.h"
@@ -20,11 +20,11 @@
 #include "pagedump/io/input_file.h"
 #include "pagedump/reader/triage_dump.h"
 #include "pagedump/reader/triage_view.h"
-#include "pe_builder.h"
-#include "sample_templates.h"
-#include "windows_layouts.h"
+#include "pagedump/synth/pe_builder.h"
+#include "pagedump/synth/sample_templates.h"
+#include "pagedump/synth/windows_layouts.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 using namespace pagedump::format;
 
@@ -1185,4 +1185,4 @@ Guest build_guest(const GuestSpec& spec) {
   return g;
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

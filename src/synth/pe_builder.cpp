@@ -1,4 +1,4 @@
-#include "pe_builder.h"
+#include "pagedump/synth/pe_builder.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "pagedump/format/pe.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 using namespace pagedump::format;
 
@@ -180,4 +180,4 @@ std::vector<std::byte> build_pe(const PeSpec& spec) {
   return image;
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -22,9 +22,9 @@
 #include "pagedump/cpu_state.h"
 #include "pagedump/format/kdbg.h"
 #include "pagedump/physical_memory.h"
-#include "sparse_memory.h"
+#include "pagedump/synth/sparse_memory.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 enum class GuestArch { x64, x86_pae };
 
@@ -182,4 +182,4 @@ class Guest : public PhysicalMemory {
 
 Guest build_guest(const GuestSpec& spec);
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -8,9 +8,9 @@
 #include <optional>
 #include <span>
 
-#include "sparse_memory.h"
+#include "pagedump/synth/sparse_memory.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 namespace pte {
 inline constexpr std::uint64_t kPresent = 0x1, kWrite = 0x2, kUser = 0x4, kAccessed = 0x20,
@@ -54,4 +54,4 @@ class GuestPaging {
   PageAllocator alloc_;
 };
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

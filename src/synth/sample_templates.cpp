@@ -1,4 +1,4 @@
-#include "sample_templates.h"
+#include "pagedump/synth/sample_templates.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include "pagedump/format/triage.h"
 #include "pagedump/io/input_file.h"
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 using namespace pagedump::format;
 
@@ -100,4 +100,4 @@ SampleTemplates load_sample_templates(const std::filesystem::path& path) {
   return s;
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -1,9 +1,9 @@
-#include "kd_copy_data_block.h"
+#include "pagedump/synth/kd_copy_data_block.h"
 
 #include <initializer_list>
 #include <stdexcept>
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 namespace {
 
@@ -84,4 +84,4 @@ std::vector<std::byte> assemble_kd_copy_data_block(const KdCopyDataBlockLayout& 
   return e.take();
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

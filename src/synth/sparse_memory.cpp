@@ -1,8 +1,8 @@
-#include "sparse_memory.h"
+#include "pagedump/synth/sparse_memory.h"
 
 #include <algorithm>
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 void SparseMemory::write(std::uint64_t addr, std::span<const std::byte> bytes) {
   while (!bytes.empty()) {
@@ -46,4 +46,4 @@ void SparseMemory::put_string(std::uint64_t addr, std::string_view s) {
   put<std::uint8_t>(addr + s.size(), 0);
 }
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth

@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-namespace pagedump::test {
+namespace pagedump::synth {
 
 class SparseMemory {
  public:
@@ -41,4 +41,4 @@ class SparseMemory {
   std::map<std::uint64_t, Page> pages_;
 };
 
-}  // namespace pagedump::test
+}  // namespace pagedump::synth
