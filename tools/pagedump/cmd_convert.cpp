@@ -1,5 +1,6 @@
 // pagedump header / attach / convert: KeInitializeCrashDumpHeader ahead of time, the capture
 // step that appends memory to it, and both in one.
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -12,6 +13,7 @@
 #include "pagedump/format/bugcheck.h"
 #include "pagedump/io/input_file.h"
 #include "pagedump/io/output_file.h"
+#include "pagedump/sources/vmware_image.h"
 #include "pagedump/writer/complete_dump.h"
 
 namespace pagedump::cli {
@@ -89,6 +91,17 @@ CompleteDumpOptions dump_options(const WriteArgs& a, const OpenedImage& o) {
   return opts;
 }
 
+// Refuses, before anything is read or written, an output that is one of the command's inputs
+// (the image, its memory map or VMware companion files, the header).
+void check_output_is_not_an_input(const WriteArgs& a) {
+  std::vector<std::string> inputs = {a.image.path, a.image.memory_map, a.header};
+  if (!a.image.path.empty()) {
+    if (auto state = find_vmware_state_for(a.image.path)) inputs.push_back(*state);
+    inputs.push_back(std::filesystem::path(a.image.path).replace_extension(".vmem").string());
+  }
+  refuse_output_over_input(a.output, inputs);
+}
+
 void add_output_options(CLI::App* cmd, WriteArgs& a) {
   cmd->add_option("-o,--output", a.output, "Dump file to write")->required();
   cmd->add_flag("--force", a.force, "Replace an existing output file");
@@ -111,6 +124,7 @@ void register_header(Registry& r) {
   cmd->add_flag("--force", a->force, "Replace an existing output file");
   cmd->add_flag("--json", a->json, "Print status and size as JSON");
   r.add(cmd, [a] {
+    check_output_is_not_an_input(*a);
     auto o = open_and_discover(a->image);
     const std::uint32_t size = crash_dump_header_size(o.system);
     const std::uint64_t requested = a->buffer_size ? a->buffer_size : size;
@@ -147,6 +161,7 @@ void register_attach(Registry& r) {
   cmd->add_option("--header", a->header, "Header file from `pagedump header`")->required();
   add_output_options(cmd, *a);
   r.add(cmd, [a] {
+    check_output_is_not_an_input(*a);
     auto o = open_and_discover(a->image);
     InputFile header_file(a->header);
     std::vector<std::byte> header(
@@ -168,6 +183,7 @@ void register_convert(Registry& r) {
                   "bitmap dump leaving out zero pages")
       ->check(CLI::IsMember({"full", "bitmap"}));
   r.add(cmd, [a] {
+    check_output_is_not_an_input(*a);
     auto o = open_and_discover(a->image);
     auto result = write_complete_dump(*o.image, o.system, dump_options(*a, o));
     print_result(result, a->json);
