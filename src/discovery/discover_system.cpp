@@ -11,9 +11,9 @@ namespace {
 [[noreturn]] void fail(const Context& ctx, const std::string& what) {
   std::string msg = "no Windows kernel found: " + what;
   if (ctx.memory.exhausted()) {
-    msg += fmt::format(" (discovery gave up after reading {} MiB of the image, its budget: the "
-                       "page tables or structures loop or alias)",
-                       ctx.memory.budget() >> 20);
+    msg += fmt::format(" (discovery gave up after reading {:#x} bytes of the image, its budget: "
+                       "the page tables or structures loop or alias)",
+                       ctx.memory.budget());
   }
   for (const auto& line : ctx.sys.log) msg += "\n  " + line;
   throw Error(ErrorKind::not_present, msg);

@@ -224,6 +224,7 @@ void OutputFile::truncate(std::uint64_t size) {
     discard();
     fail_errno(target_, "cannot set the file size", e);
   }
+  test_stop_hook(size);
 }
 
 void OutputFile::commit() {
