@@ -9,3 +9,10 @@ if(PAGEDUMP_SANITIZE)
                          -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(pagedump_flags INTERFACE -fsanitize=address,undefined)
 endif()
+if(PAGEDUMP_FUZZ)
+  # Coverage instrumentation for libFuzzer in every object, ASan + UBSan aborting on the first
+  # report; the fuzz targets themselves add -fsanitize=fuzzer at link time.
+  target_compile_options(pagedump_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(pagedump_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -10,6 +10,11 @@ namespace {
 
 [[noreturn]] void fail(const Context& ctx, const std::string& what) {
   std::string msg = "no Windows kernel found: " + what;
+  if (ctx.memory.exhausted()) {
+    msg += fmt::format(" (discovery gave up after reading {:#x} bytes of the image, its budget: "
+                       "the page tables or structures loop or alias)",
+                       ctx.memory.budget());
+  }
   for (const auto& line : ctx.sys.log) msg += "\n  " + line;
   throw Error(ErrorKind::not_present, msg);
 }
@@ -79,6 +84,7 @@ DiscoveredSystem discover_system(const PhysicalMemory& image, const DiscoveryOpt
   using namespace discovery;
   Context ctx(image, options);
   std::optional<DtbCandidate> chosen;
+  std::uint32_t failed_roots = 0;
   for_each_dtb_candidate(ctx, [&](const DtbCandidate& c) {
     use_dtb(ctx, c);
     if (find_kernel_base(ctx)) {
@@ -86,6 +92,10 @@ DiscoveredSystem discover_system(const PhysicalMemory& image, const DiscoveryOpt
       return true;
     }
     ctx.log("kernel: not found through {:#x} ({})", c.dtb, c.method);
+    if (++failed_roots >= options.max_roots_without_kernel || ctx.memory.exhausted()) {
+      ctx.log("dtb: giving up after {} page-table roots that lead to no kernel", failed_roots);
+      return true;  // stop: `chosen` stays empty
+    }
     return false;
   });
   if (!chosen) fail(ctx, "no page-table root leads to ntoskrnl");
@@ -100,6 +110,7 @@ DiscoveredSystem discover_system(const PhysicalMemory& image, const DiscoveryOpt
   find_processes(ctx);
   prefer_system_process_dtb(ctx);
   find_unloaded_drivers(ctx);
+  if (ctx.memory.exhausted()) fail(ctx, "the read budget ran out while reading kernel structures");
   ctx.sys.bytes_read = ctx.memory.bytes_read();
   return std::move(ctx.sys);
 }

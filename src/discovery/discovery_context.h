@@ -46,7 +46,7 @@ bool is_kernel_image(const ImageIdentity& id);
 
 struct Context {
   Context(const PhysicalMemory& image, const DiscoveryOptions& opts)
-      : memory(image), options(opts) {}
+      : memory(image, opts.read_budget), options(opts) {}
 
   CountingMemory memory;
   const DiscoveryOptions& options;

@@ -34,7 +34,9 @@ std::optional<ImageIdentity> read_image_identity(const VirtualMemory& vm, std::u
     }
     // Exports and debug data may sit on paged-out pages: their absence is not fatal here.
     try {
-      if (auto e = pe.read_exports()) id.export_name = e->dll_name;
+      // The DLL name only: a candidate's name tables may be huge (hostile or aliased pages),
+      // and every MZ page a scan meets is a candidate.
+      if (auto name = pe.read_export_name()) id.export_name = *name;
     } catch (const Error& e) {
       why = e.what();
     }

@@ -233,6 +233,22 @@ std::optional<std::uint32_t> ExportDirectory::find(std::string_view name) const 
   return std::nullopt;
 }
 
+std::optional<std::string> PeImage::read_export_name() const {
+  auto dir = directory(pe_dir::kExport);
+  if (!dir) return std::nullopt;
+  auto [dir_rva, dir_size] = *dir;
+  if (dir_size < sizeof(ImageExportDirectory) ||
+      std::uint64_t(dir_rva) + dir_size > size_of_image_) {
+    fail(
+        fmt::format("export directory [rva {:#x}, +{:#x}) is not inside the image "
+                    "(SizeOfImage {:#x}) or smaller than {:#x} bytes",
+                    dir_rva, dir_size, size_of_image_, sizeof(ImageExportDirectory)));
+  }
+  ImageExportDirectory ed{};
+  read_bytes(dir_rva, std::as_writable_bytes(std::span(&ed, 1)), "export directory");
+  return read_string(ed.Name, "export DLL name");
+}
+
 std::optional<ExportDirectory> PeImage::read_exports() const {
   auto dir = directory(pe_dir::kExport);
   if (!dir) return std::nullopt;

@@ -1,5 +1,6 @@
 // pagedump header / attach / convert: KeInitializeCrashDumpHeader ahead of time, the capture
 // step that appends memory to it, and both in one.
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -13,6 +14,7 @@
 #include "pagedump/format/bugcheck.h"
 #include "pagedump/io/input_file.h"
 #include "pagedump/io/output_file.h"
+#include "pagedump/sources/vmware_image.h"
 #include "pagedump/writer/complete_dump.h"
 #include "pagedump/writer/kernel_dump.h"
 
@@ -104,6 +106,15 @@ KernelDumpOptions kernel_options(const WriteArgs& a, const OpenedImage& o) {
   opts.source_format = std::string(o.image->format_name());
   opts.include_process = a.include_process;
   return opts;
+// Refuses, before anything is read or written, an output that is one of the command's inputs
+// (the image, its memory map or VMware companion files, the header).
+void check_output_is_not_an_input(const WriteArgs& a) {
+  std::vector<std::string> inputs = {a.image.path, a.image.memory_map, a.header};
+  if (!a.image.path.empty()) {
+    if (auto state = find_vmware_state_for(a.image.path)) inputs.push_back(*state);
+    inputs.push_back(std::filesystem::path(a.image.path).replace_extension(".vmem").string());
+  }
+  refuse_output_over_input(a.output, inputs);
 }
 
 void add_output_options(CLI::App* cmd, WriteArgs& a) {
@@ -128,6 +139,7 @@ void register_header(Registry& r) {
   cmd->add_flag("--force", a->force, "Replace an existing output file");
   cmd->add_flag("--json", a->json, "Print status and size as JSON");
   r.add(cmd, [a] {
+    check_output_is_not_an_input(*a);
     auto o = open_and_discover(a->image);
     const std::uint32_t size = crash_dump_header_size(o.system);
     const std::uint64_t requested = a->buffer_size ? a->buffer_size : size;
@@ -165,6 +177,7 @@ void register_attach(Registry& r) {
   add_output_options(cmd, *a);
   r.add(cmd, [a] {
     if (a->output.empty()) throw Error(ErrorKind::usage, "--output is required");
+    check_output_is_not_an_input(*a);
     auto o = open_and_discover(a->image);
     InputFile header_file(a->header);
     std::vector<std::byte> header(
@@ -196,6 +209,7 @@ void register_convert(Registry& r) {
     if (a->include_process && a->type != "kernel") {
       throw Error(ErrorKind::usage, "--include-process needs --type kernel");
     }
+    if (!a->output.empty()) check_output_is_not_an_input(*a);
     if (wants_small_dump(a->type, *small)) {
       auto o = open_and_discover(a->image);
       return run_convert_small(o, *small, a->output, a->force, a->json, a->quiet, a->bugcheck);

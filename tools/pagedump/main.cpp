@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "pagedump/error.h"
+#include "pagedump/io/output_file.h"
 
 namespace pagedump::cli {
 
@@ -20,6 +21,8 @@ void register_version(Registry& r) {
 
 int main(int argc, char** argv) {
   using namespace pagedump::cli;
+  // Interrupted writes leave nothing behind; a file-size limit is an error, not a kill.
+  pagedump::install_interrupt_cleanup();
   CLI::App app{"pagedump: read, write and verify Windows kernel crash dumps", "pagedump"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("pagedump ") + PAGEDUMP_VERSION);

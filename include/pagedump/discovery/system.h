@@ -19,6 +19,12 @@ enum class Architecture { x64, x86 };
 struct DiscoveryOptions {
   std::optional<std::uint64_t> kdbg_va;          // --kdbg VA
   std::optional<format::KdbgKeys> kdbg_keys;     // --kdbg-keys WAITNEVER,WAITALWAYS,FLAGVA
+  // Physical bytes discovery may read before it gives up (hostile page tables). A real
+  // discovery reads the low 1 GiB at most once for page-table roots, then little more.
+  std::uint64_t read_budget = 4ull << 30;
+  // Page-table roots whose kernel search failed before discovery gives up: every root runs
+  // the full kernel scan, and a hostile image can make every low page look like a root.
+  std::uint32_t max_roots_without_kernel = 32;
 };
 
 struct PdbIdentity {

@@ -3,6 +3,17 @@
 // target. Without `overwrite`, an existing target is never replaced, even one created while
 // the output was being written. A write error (disk full, file-size limit) is reported with
 // the target's name and leaves nothing behind; so does destroying an uncommitted output.
+//
+// Failure without loss (docs/robustness.md):
+//  - The temporary file is ".NAME.pagedump-PID-XXXXXX" beside the target, created with
+//    O_EXCL (mkostemp) and held under flock(LOCK_EX) for as long as it is being written.
+//  - A writer killed outright (SIGKILL, power loss) leaves its temporary file; the next
+//    OutputFile for the same target removes every such file whose lock it can take and whose
+//    PID is no longer alive (both: a live writer holds its lock, and a reused PID only delays
+//    the removal). Only regular files owned by this user are removed; links are never followed.
+//  - install_interrupt_cleanup() makes SIGINT, SIGTERM and SIGHUP remove the temporary files
+//    of live outputs before the process dies of the signal, and ignores SIGXFSZ so a
+//    file-size limit is a write error (EFBIG) with a clear message instead of a kill.
 #pragma once
 
 #include <cstdint>
@@ -31,13 +42,28 @@ class OutputFile {
   // Free bytes available to this process in the target's folder.
   static std::uint64_t free_space(const std::string& target);
 
+  // Removes the temporary files that dead writers left for `target` (see above); returns how
+  // many were removed. The constructor calls it.
+  static std::size_t remove_stale_temporaries(const std::string& target);
+
  private:
   void discard() noexcept;
+  void test_stop_hook(std::uint64_t end) noexcept;
   std::string target_;
   std::string temp_;
   int fd_ = -1;
+  int slot_ = -1;  // index in the interrupt-cleanup table
   bool overwrite_ = false;
   bool committed_ = false;
+  std::uint64_t stop_after_ = 0;  // PAGEDUMP_TEST_STOP_AFTER (0: off)
 };
+
+// Throws Error(usage) when `output` is one of `inputs` (the same file: equal path, a hard
+// link or a symbolic link to it, compared by device and inode). Inputs that do not exist and
+// empty strings are ignored. Call before anything is written.
+void refuse_output_over_input(const std::string& output, std::span<const std::string> inputs);
+
+// See above. Idempotent; the CLI calls it once at start.
+void install_interrupt_cleanup();
 
 }  // namespace pagedump

@@ -97,6 +97,9 @@ class PeImage {
   // The export directory; nullopt when the image has none. Throws pagedump::Error when it is
   // malformed or cannot be read.
   std::optional<ExportDirectory> read_exports() const;
+  // Only the export directory's DLL name (what identifies a module): reads no name tables, so
+  // its cost does not depend on NumberOfNames. nullopt when the image has no export directory.
+  std::optional<std::string> read_export_name() const;
   // The first CodeView RSDS record of the debug directory; nullopt when there is none.
   // Throws pagedump::Error when the directory or the record is malformed or unreadable.
   std::optional<CodeViewPdb> read_codeview() const;

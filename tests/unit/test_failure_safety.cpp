@@ -1,0 +1,384 @@
+// Failure without loss (docs/robustness.md): the source is never written, an interrupted or
+// failed convert leaves nothing at the output path, stray temporary files of dead writers are
+// removed by the next run while a live writer's are kept, and planted links are not followed.
+// The writer is stopped at a known output offset (PAGEDUMP_TEST_STOP_AFTER: it raises SIGSTOP
+// there) and then killed or interrupted: no timing is involved.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pagedump/synth/guest.h"
+#include "pagedump/discovery/system.h"
+#include "pagedump/error.h"
+#include "pagedump/io/output_file.h"
+#include "support/memory_image.h"
+#include "support/samples.h"
+#include "support/temp_dir.h"
+
+using namespace pagedump;
+using namespace pagedump::test;
+using namespace pagedump::synth;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One small guest raw image (192 MiB, sparse) shared by the tests of this file.
+class FailureSafety : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    GuestSpec spec;
+    spec.ram_mib = 192;
+    Guest g = build_guest(spec);
+    g.write_raw(image(), map());
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static fs::path image() { return *dir_ / "guest.raw"; }
+  static fs::path map() { return *dir_ / "guest.map"; }
+  static std::string convert_args(const fs::path& out) {
+    return "convert " + image().string() + " --memory-map " + map().string() + " -q -o " +
+           out.string();
+  }
+  static TempDir* dir_;
+};
+TempDir* FailureSafety::dir_ = nullptr;
+
+std::vector<std::string> temporaries(const fs::path& folder) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(folder)) {
+    const auto n = e.path().filename().string();
+    if (n.find(".pagedump-") != std::string::npos) names.push_back(n);
+  }
+  return names;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct Child {
+  pid_t pid = -1;
+  fs::path err;
+};
+
+// Starts `pagedump ARGS` (split on spaces) with stderr to `err`, optionally stopping itself
+// after `stop_after` bytes of output and under a file-size limit.
+Child spawn(const std::string& args, const fs::path& err, std::uint64_t stop_after,
+            std::uint64_t fsize_limit = 0) {
+  std::vector<std::string> argv = {cli_path()};
+  std::stringstream ss(args);
+  for (std::string w; ss >> w;) argv.push_back(w);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    if (stop_after) ::setenv("PAGEDUMP_TEST_STOP_AFTER", std::to_string(stop_after).c_str(), 1);
+    if (fsize_limit) {
+      ::signal(SIGXFSZ, SIG_IGN);
+      rlimit rl{fsize_limit, fsize_limit};
+      ::setrlimit(RLIMIT_FSIZE, &rl);
+    }
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  return {pid, err};
+}
+
+// Waits until the child stops itself (the test hook) and returns true, or false if it ended.
+bool wait_stopped(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, WUNTRACED) != pid) return false;
+  return WIFSTOPPED(status);
+}
+
+int wait_end(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+std::string cli(const std::string& args) { return std::string(cli_path()) + " " + args; }
+
+}  // namespace
+
+// --- The source is never the output --------------------------------------------------------
+
+TEST_F(FailureSafety, OutputEqualToTheInputIsRefusedBeforeAnyWrite) {
+  struct stat before {};
+  ASSERT_EQ(::stat(image().c_str(), &before), 0);
+  TempDir dir;
+  const fs::path hard = dir / "hard.raw";
+  const fs::path soft = dir / "soft.raw";
+  fs::create_hard_link(image(), hard);
+  fs::create_symlink(image(), soft);
+  const std::vector<std::pair<fs::path, std::string>> cases = {
+      {image(), "(the same file)"},
+      {hard, "(the same file through a link)"},
+      {soft, "(the same file through a link)"},
+      {map(), "(the same file through a link)"}};
+  for (const auto& [out, why] : cases) {
+    for (const char* force : {"", " --force"}) {
+      auto r = run_command(cli(convert_args(out) + force));
+      EXPECT_EQ(r.exit_code, 2) << out << force << ": " << r.err;
+      EXPECT_NE(r.err.find("pagedump never writes over its source"), std::string::npos) << r.err;
+      if (out != map()) {
+        EXPECT_NE(r.err.find(out.string() + ": this is the input file " + image().string() + " " + why),
+                  std::string::npos)
+            << r.err;
+      }
+      EXPECT_TRUE(temporaries(out.parent_path()).empty());
+    }
+  }
+  struct stat after {};
+  ASSERT_EQ(::stat(image().c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size);
+  EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  EXPECT_TRUE(fs::is_symlink(soft));
+}
+
+TEST(RefuseOutputOverInput, ComparesDeviceAndInode) {
+  TempDir dir;
+  std::ofstream(dir / "in") << "x";
+  std::ofstream(dir / "other") << "y";
+  fs::create_hard_link(dir / "in", dir / "link");
+  const std::vector<std::string> inputs = {(dir / "in").string(), "", (dir / "absent").string()};
+  EXPECT_THROW(refuse_output_over_input((dir / "link").string(), inputs), Error);
+  EXPECT_NO_THROW(refuse_output_over_input((dir / "other").string(), inputs));
+  EXPECT_NO_THROW(refuse_output_over_input((dir / "new").string(), inputs));
+  try {
+    refuse_output_over_input((dir / "in").string(), inputs);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+  }
+}
+
+// --- Killed, interrupted, limited ----------------------------------------------------------
+
+TEST_F(FailureSafety, KillMidWriteLeavesNoOutputAndTheNextRunRemovesTheStrayTemp) {
+  TempDir dir;
+  const fs::path out = dir / "out.dmp";
+  Child c = spawn(convert_args(out), dir / "err", 16ull << 20);
+  ASSERT_TRUE(wait_stopped(c.pid)) << read_text(c.err);
+  auto temps = temporaries(dir.path());
+  ASSERT_EQ(temps.size(), 1u);
+  EXPECT_EQ(temps[0].rfind(".out.dmp.pagedump-" + std::to_string(c.pid) + "-", 0), 0u) << temps[0];
+  EXPECT_GE(fs::file_size(dir / temps[0]), 16ull << 20);  // it was mid-copy
+  EXPECT_FALSE(fs::exists(out));
+
+  ::kill(c.pid, SIGKILL);
+  const int status = wait_end(c.pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(temporaries(dir.path()), temps);  // SIGKILL cannot be caught: the temp stays...
+
+  auto r = run_command(cli(convert_args(out)));  // ...until the next run to that folder
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(out));
+  EXPECT_TRUE(temporaries(dir.path()).empty());
+}
+
+TEST_F(FailureSafety, ALiveWritersTempIsNeverRemoved) {
+  TempDir dir;
+  const fs::path out = dir / "out.dmp";
+  Child a = spawn(convert_args(out), dir / "err", 8ull << 20);
+  ASSERT_TRUE(wait_stopped(a.pid)) << read_text(a.err);
+  const auto temps = temporaries(dir.path());
+  ASSERT_EQ(temps.size(), 1u);
+
+  EXPECT_EQ(OutputFile::remove_stale_temporaries(out.string()), 0u);
+  auto r = run_command(cli(convert_args(dir / "other.dmp")));  // same folder, other target
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir / temps[0]));
+
+  ::kill(a.pid, SIGKILL);
+  wait_end(a.pid);
+  EXPECT_EQ(OutputFile::remove_stale_temporaries(out.string()), 1u);
+  EXPECT_TRUE(temporaries(dir.path()).empty());
+}
+
+class Interrupt : public FailureSafety, public ::testing::WithParamInterface<int> {};
+
+TEST_P(Interrupt, RemovesTheTempAndDiesOfTheSignalWithAMessage) {
+  const int sig = GetParam();
+  TempDir dir;
+  const fs::path out = dir / "out.dmp";
+  Child c = spawn(convert_args(out), dir / "err", 8ull << 20);
+  ASSERT_TRUE(wait_stopped(c.pid)) << read_text(c.err);
+  ASSERT_EQ(temporaries(dir.path()).size(), 1u);
+  ::kill(c.pid, sig);
+  ::kill(c.pid, SIGCONT);
+  const int status = wait_end(c.pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  EXPECT_EQ(WTERMSIG(status), sig);  // the shell sees 128 + sig: non-zero
+  EXPECT_NE(read_text(c.err).find("pagedump: interrupted; the unfinished output was removed"),
+            std::string::npos)
+      << read_text(c.err);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_TRUE(temporaries(dir.path()).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, Interrupt, ::testing::Values(SIGINT, SIGTERM, SIGHUP));
+
+TEST_F(FailureSafety, FileSizeLimitGivesAClearErrorAndLeavesNothing) {
+  TempDir dir;
+  const fs::path out = dir / "out.dmp";
+  Child c = spawn(convert_args(out), dir / "err", 0, 4ull << 20);
+  const int status = wait_end(c.pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string err = read_text(c.err);
+  EXPECT_NE(err.find("pagedump: error: " + out.string() + ": write at offset"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("File too large (the file-size limit was reached); nothing was written"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_TRUE(temporaries(dir.path()).empty());
+}
+
+// --- Planted links -------------------------------------------------------------------------
+
+TEST_F(FailureSafety, LinkPlantedAtTheOutputIsReplacedNeverFollowed) {
+  TempDir dir;
+  const fs::path victim = dir / "victim";
+  std::ofstream(victim) << "precious";
+  const fs::path out = dir / "out.dmp";
+  fs::create_symlink(victim, out);
+
+  auto refused = run_command(cli(convert_args(out)));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find(out.string() + ": the file exists; use --force to replace it"),
+            std::string::npos)
+      << refused.err;
+
+  auto r = run_command(cli(convert_args(out) + " --force"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_text(victim), "precious");
+  EXPECT_FALSE(fs::is_symlink(out));
+  EXPECT_TRUE(fs::is_regular_file(out));
+  EXPECT_TRUE(temporaries(dir.path()).empty());
+}
+
+TEST(StaleTemporaries, OnlyDeadWritersRegularFilesAreRemovedAndLinksAreNotFollowed) {
+  TempDir dir;
+  const std::string target = (dir / "out.dmp").string();
+  // A PID that is not running: a child that has exited and been reaped.
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  wait_end(dead);
+  const std::string d = std::to_string(dead);
+  const fs::path victim = dir / "victim";
+  std::ofstream(victim) << "precious";
+  std::ofstream(dir / (".out.dmp.pagedump-" + d + "-aaaaaa")) << "stale";        // removed
+  std::ofstream(dir / (".out.dmp.pagedump-" + std::to_string(::getpid()) + "-bbbbbb"))
+      << "live pid";                                                                // kept
+  fs::create_symlink(victim, dir / (".out.dmp.pagedump-" + d + "-cccccc"));        // kept
+  std::ofstream(dir / (".other.dmp.pagedump-" + d + "-dddddd")) << "other target";  // kept
+  std::ofstream(dir / (".out.dmp.pagedump-xyz-eeeeee")) << "not ours";             // kept
+  fs::create_directory(dir / (".out.dmp.pagedump-" + d + "-ffffff"));              // kept
+
+  EXPECT_EQ(OutputFile::remove_stale_temporaries(target), 1u);
+  EXPECT_FALSE(fs::exists(dir / (".out.dmp.pagedump-" + d + "-aaaaaa")));
+  EXPECT_EQ(read_text(victim), "precious");
+  EXPECT_TRUE(fs::is_symlink(dir / (".out.dmp.pagedump-" + d + "-cccccc")));
+  EXPECT_EQ(temporaries(dir.path()).size(), 5u);
+}
+
+TEST(StaleTemporaries, TheTempIsNamedForTheWriterAndLockedWhileItWrites) {
+  TempDir dir;
+  const std::string target = (dir / "out.dmp").string();
+  OutputFile out(target, false);
+  const auto name = fs::path(out.temp_path()).filename().string();
+  EXPECT_EQ(name.rfind(".out.dmp.pagedump-" + std::to_string(::getpid()) + "-", 0), 0u) << name;
+  // Another open file description cannot take the writer's lock.
+  const int fd = ::open(out.temp_path().c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ::close(fd);
+  out.write_at(0, std::as_bytes(std::span("abc", 3)));
+  out.commit();
+  EXPECT_FALSE(fs::exists(out.temp_path()));
+  EXPECT_EQ(fs::file_size(target), 3u);
+}
+
+// --- Pathological page tables do not hang discovery ----------------------------------------
+
+namespace {
+
+// `count` pages from PA 0x10000, each a table whose every entry points at itself (present,
+// writable, supervisor): a self-reference at every index and, through it, at every level. Every
+// VA of every root translates, to the table page itself.
+MemoryImage self_referencing_roots(std::size_t count) {
+  MemoryImage m("hostile");
+  m.map(0, 0x10000 + count * kPageSize);
+  for (std::size_t p = 0; p < count; ++p) {
+    const std::uint64_t pa = 0x10000 + p * kPageSize;
+    for (std::size_t i = 0; i < 512; ++i) m.write_u64(pa + i * 8, pa | 0x3);
+  }
+  return m;
+}
+
+std::string discovery_error(const MemoryImage& m, const DiscoveryOptions& o) {
+  try {
+    (void)discover_system(m, o);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::not_present);
+    return e.what();
+  }
+  ADD_FAILURE() << "discovery found a kernel in a hostile image";
+  return "";
+}
+
+}  // namespace
+
+TEST(DiscoveryHostile, SelfReferencesAtEveryLevelAreRejectedWithBoundedReads) {
+  auto m = self_referencing_roots(64);
+  const std::string err = discovery_error(m, {});
+  EXPECT_NE(err.find("no Windows kernel found: no page-table root leads to ntoskrnl"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("dtb: PML4 self-reference scan (index 0x100) gives 0x4f000: rejected, "
+                     "KUSER_SHARED_DATA does not map"),
+            std::string::npos)
+      << err;
+  // Each root costs a few walks, not a scan of what the loops claim to map.
+  EXPECT_LT(m.read_calls(), 64u * 64u) << m.read_calls();
+}
+
+TEST(DiscoveryHostile, TheReadBudgetEndsDiscoveryWithAClearError) {
+  auto m = self_referencing_roots(64);
+  DiscoveryOptions o;
+  o.read_budget = 0x8000;
+  const std::string err = discovery_error(m, o);
+  EXPECT_NE(err.find("(discovery gave up after reading 0x8000 bytes of the image, its budget: "
+                     "the page tables or structures loop or alias)"),
+            std::string::npos)
+      << err;
+  // Past the budget reads fail before reaching the image.
+  EXPECT_LE(m.read_calls(), 0x8000u / 8) << m.read_calls();
+}
