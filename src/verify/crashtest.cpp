@@ -8,6 +8,8 @@
 #include "pagedump/error.h"
 #include "pagedump/format/dump_header.h"
 #include "pagedump/io/output_file.h"
+#include "pagedump/writer/kernel_dump.h"
+#include "pagedump/writer/small_dump.h"
 
 namespace pagedump::verify {
 namespace {
@@ -25,6 +27,28 @@ DumpWriteResult write_complete(const PhysicalMemory& image, const DiscoveredSyst
   return write_complete_dump(image, system, o);
 }
 
+DumpWriteResult write_kernel(const PhysicalMemory& image, const DiscoveredSystem& system,
+                             const CrashtestWriteRequest& request) {
+  KernelDumpOptions o;
+  o.output = request.output;
+  o.force = true;
+  o.quiet = request.quiet;
+  o.bugcheck = request.bugcheck;
+  o.source_format = request.source_format;
+  return write_kernel_dump(image, system, o);
+}
+
+DumpWriteResult write_small(const PhysicalMemory& image, const DiscoveredSystem& system,
+                            const CrashtestWriteRequest& request) {
+  SmallDumpOptions o;
+  o.output = request.output;
+  o.force = true;
+  o.quiet = request.quiet;
+  o.bugcheck = request.bugcheck;
+  o.source_format = request.source_format;
+  return write_small_dump(image, system, o);
+}
+
 }  // namespace
 
 std::string_view to_string(CrashtestResult r) noexcept {
@@ -39,7 +63,8 @@ std::string_view to_string(CrashtestResult r) noexcept {
 CrashtestWriters default_crashtest_writers() {
   CrashtestWriters w;
   w.complete = write_complete;
-  // The kernel (bitmap) and small (triage) writers are wired here when they land.
+  w.kernel = write_kernel;
+  w.small = write_small;
   return w;
 }
 

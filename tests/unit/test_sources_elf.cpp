@@ -147,8 +147,12 @@ TEST_F(ElfMalformed, NotACoreOrWrongMachine) {
   images::patch_value<std::uint16_t>(p, 16, 2);
   expect_error([&] { open_image(path); }, ErrorKind::unsupported, {"not a core file"});
   rewrite();
-  images::patch_value<std::uint16_t>(p, 18, 183);
-  expect_error([&] { open_image(path); }, ErrorKind::unsupported, {"machine 183"});
+  images::patch_value<std::uint16_t>(p, 18, 40);  // EM_ARM
+  expect_error([&] { open_image(path); }, ErrorKind::unsupported, {"machine 40"});
+  rewrite();
+  images::patch_value<std::uint16_t>(p, 18, 183);  // EM_AARCH64: named, and not yet supported
+  expect_error([&] { open_image(path); }, ErrorKind::unsupported,
+               {"ARM64 (AArch64) guest", "not supported yet"});
 }
 
 TEST_F(ElfMalformed, AbsurdProgramHeaderCountAndTableOffEnd) {

@@ -14,7 +14,7 @@ using pagedump::test::TempDir;
 
 namespace {
 
-TEST(VerifyCli, DemoWritesAPassingCompleteDumpAndSaysHowToOpenIt) {
+TEST(VerifyCli, DemoWritesThreePassingDumpsAndSaysHowToOpenThem) {
   TempDir dir;
   auto r = run_command(fmt::format("{} demo --out-dir {} --ram-mib 192", cli_path(), dir.path().string()));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -23,6 +23,12 @@ TEST(VerifyCli, DemoWritesAPassingCompleteDumpAndSaysHowToOpenIt) {
   EXPECT_NE(r.out.find("windbg -z " + complete), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(".sympath srv*"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(dir / "guest-win10-x64.raw.map"));
+  for (const char* type : {"kernel", "small"}) {
+    const std::string file = (dir / fmt::format("crashtest-{}.dmp", type)).string();
+    EXPECT_TRUE(std::filesystem::exists(file)) << file;
+    auto vt = run_command(fmt::format("{} verify {} --expect-bugcheck 0xE2", cli_path(), file));
+    EXPECT_EQ(vt.exit_code, 0) << vt.out << vt.err;
+  }
 
   auto v = run_command(fmt::format("{} verify {} --expect-bugcheck 0xE2 --json", cli_path(), complete));
   ASSERT_EQ(v.exit_code, 0) << v.out << v.err;
@@ -50,7 +56,10 @@ TEST(VerifyCli, SynthThenCrashtestOnAnX86Guest) {
   EXPECT_EQ(j["dumps"][0]["type"], "complete");
   EXPECT_EQ(j["dumps"][0]["result"], "pass");
   EXPECT_EQ(j["dumps"][0]["verify"]["result"], "pass");
-  EXPECT_EQ(j["dumps"][1]["result"], "not available");
+  EXPECT_EQ(j["dumps"][1]["type"], "kernel");
+  EXPECT_EQ(j["dumps"][1]["result"], "pass");
+  EXPECT_EQ(j["dumps"][2]["type"], "small");
+  EXPECT_EQ(j["dumps"][2]["result"], "pass");
 }
 
 }  // namespace

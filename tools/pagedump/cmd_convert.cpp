@@ -106,6 +106,8 @@ KernelDumpOptions kernel_options(const WriteArgs& a, const OpenedImage& o) {
   opts.source_format = std::string(o.image->format_name());
   opts.include_process = a.include_process;
   return opts;
+}
+
 // Refuses, before anything is read or written, an output that is one of the command's inputs
 // (the image, its memory map or VMware companion files, the header).
 void check_output_is_not_an_input(const WriteArgs& a) {

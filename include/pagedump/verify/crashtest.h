@@ -31,8 +31,8 @@ using CrashtestWriter = std::function<DumpWriteResult(const PhysicalMemory& imag
 struct CrashtestWriters {
   CrashtestWriter complete, kernel, small;
 };
-// What this build of the library provides (the complete-dump writer; kernel and small wired
-// in when their writers land).
+// The library's writers: complete (runs or bitmap), kernel (bitmap, DumpType 6) and small
+// (triage, DumpType 4).
 CrashtestWriters default_crashtest_writers();
 
 struct CrashtestOptions {
