@@ -74,6 +74,44 @@ class VerifyFailures : public ::testing::Test {
 TempDir* VerifyFailures::dir_ = nullptr;
 Written* VerifyFailures::base_ = nullptr;
 
+// The Support Test's cycle on every guest variant: complete, kernel and small dumps are each
+// written with 0xE2 and each passes verify.
+TEST(Verify, EveryDumpTypeOfEveryGuestVariantPasses) {
+  TempDir dir;
+  GuestSpec plain;
+  plain.kdbg_encoded = false;
+  plain.low_stub = false;
+  GuestSpec nocpu;
+  nocpu.cpu_state = false;
+  GuestSpec many;
+  many.many_runs = true;
+  GuestSpec crashed;
+  crashed.crashed = true;
+  crashed.pcid = true;
+  GuestSpec x86;
+  x86.arch = GuestArch::x86_pae;
+  GuestSpec x86_nocpu = x86;
+  x86_nocpu.cpu_state = false;
+  const std::pair<const char*, GuestSpec> variants[] = {
+      {"x64 encoded KDBG", GuestSpec{}}, {"x64 plain KDBG", plain},
+      {"x64 no captured registers", nocpu}, {"x64 45+ runs", many},
+      {"x64 crashed, PCID", crashed}, {"x86 PAE", x86}, {"x86 PAE no registers", x86_nocpu}};
+  for (const auto& [name, spec0] : variants) {
+    SCOPED_TRACE(name);
+    GuestSpec spec = spec0;
+    spec.ram_mib = kRamMiB;
+    auto guest = build_guest(spec);
+    auto system = discover_system(guest);
+    verify::CrashtestOptions o;
+    o.out_dir = (dir / "ct").string();
+    auto rows = verify::run_crashtest(guest, system, o);
+    ASSERT_EQ(rows.size(), 3u);
+    for (const auto& row : rows) {
+      EXPECT_EQ(row.result, verify::CrashtestResult::pass) << row.type << ": " << row.first_failure;
+    }
+  }
+}
+
 TEST(Verify, EveryGuestVariantPasses) {
   TempDir dir;
   struct Variant {
