@@ -95,24 +95,16 @@ DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& 
   OutputFile out(options.output, options.force);
   Progress progress("writing " + options.output, pages * kPageSize, options.quiet);
   std::uint64_t written_pages = 0;
-  static const std::vector<std::byte> zero_page(kPageSize);
   std::vector<std::byte> buf(kChunkPages * kPageSize);
   for (const auto& run : runs) {
     for (std::uint64_t pfn = run.first; pfn < run.first + run.count;) {
       const std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
       auto data = std::span(buf).first(n * kPageSize);
-      ReadResult r = image.read_physical(pfn * kPageSize, data);
-      if (!r) {
-        throw Error(r.status == ReadStatus::truncated ? ErrorKind::truncated
-                                                      : ErrorKind::not_present,
-                    fmt::format("reading the image for the dump: {}", describe(r)));
-      }
-      overlays.apply(pfn * kPageSize, data);
+      writer::read_corrected_pages(image, overlays, pfn, data);
       for (std::size_t i = 0; i < n;) {
         std::size_t j = i;
-        while (j < n && !std::equal(data.begin() + j * kPageSize,
-                                    data.begin() + (j + 1) * kPageSize, zero_page.begin())) {
+        while (j < n && !writer::is_zero_page(data.subspan(j * kPageSize, kPageSize))) {
           ++j;
         }
         if (j > i) {

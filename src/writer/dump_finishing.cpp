@@ -1,11 +1,13 @@
 #include "dump_finishing.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "pagedump/context_record.h"
+#include "pagedump/error.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/format/bugcheck.h"
 #include "pagedump/format/context.h"
@@ -122,6 +124,21 @@ void finish_header(std::span<std::byte> header, const DiscoveredSystem& system,
     std::memcpy(h.Comment, comment.data(), std::min(comment.size(), sizeof h.Comment - 1));
     std::memcpy(header.data(), &h, sizeof h);
   }
+}
+
+void read_corrected_pages(const PhysicalMemory& image, const Overlays& overlays, std::uint64_t pfn,
+                          std::span<std::byte> out) {
+  ReadResult r = image.read_physical(pfn * kPageSize, out);
+  if (!r) {
+    throw Error(r.status == ReadStatus::truncated ? ErrorKind::truncated : ErrorKind::not_present,
+                fmt::format("reading the image for the dump: {}", describe(r)));
+  }
+  overlays.apply(pfn * kPageSize, out);
+}
+
+bool is_zero_page(std::span<const std::byte> page) noexcept {
+  static const std::array<std::byte, kPageSize> zero{};
+  return page.size() == kPageSize && std::memcmp(page.data(), zero.data(), kPageSize) == 0;
 }
 
 Overlays consistency_overlays(const PhysicalMemory& image, const DiscoveredSystem& system,

@@ -35,4 +35,12 @@ Overlays consistency_overlays(const PhysicalMemory& image, const DiscoveredSyste
 
 std::string dump_comment(const std::string& source_format);
 
+// Reads pages [pfn, pfn + out.size() / 4 KiB) of the image into `out` with the overlays applied;
+// throws Error (truncated / not_present) naming the first address that could not be read.
+void read_corrected_pages(const PhysicalMemory& image, const Overlays& overlays, std::uint64_t pfn,
+                          std::span<std::byte> out);
+
+// True for a 4 KiB page of zeros.
+bool is_zero_page(std::span<const std::byte> page) noexcept;
+
 }  // namespace pagedump::writer

@@ -144,7 +144,6 @@ DumpWriteResult write_bitmap_dump(const PhysicalMemory& image, const DiscoveredS
     if (len) out.write_at(bitmap_offset + off, std::span(block).first(len));
     std::fill(block.begin(), block.end(), std::byte{0});
   };
-  static const std::vector<std::byte> zero_page(kPageSize);
   // Pages carrying a correction are always stored, even when the correction made them zero.
   const std::vector<std::uint64_t> corrected = overlays.pages();
   auto is_corrected = [&](std::uint64_t pa) {
@@ -156,17 +155,11 @@ DumpWriteResult write_bitmap_dump(const PhysicalMemory& image, const DiscoveredS
       const std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
       auto data = std::span(buf).first(n * kPageSize);
-      ReadResult r = image.read_physical(pfn * kPageSize, data);
-      if (!r) {
-        throw Error(r.status == ReadStatus::truncated ? ErrorKind::truncated
-                                                      : ErrorKind::not_present,
-                    fmt::format("reading the image for the dump: {}", describe(r)));
-      }
-      overlays.apply(pfn * kPageSize, data);
+      writer::read_corrected_pages(image, overlays, pfn, data);
       for (std::size_t i = 0; i < n; ++i) {
         auto page = data.subspan(i * kPageSize, kPageSize);
         const std::uint64_t p = pfn + i;
-        if (spec.omit_zero_pages && std::equal(page.begin(), page.end(), zero_page.begin()) &&
+        if (spec.omit_zero_pages && is_zero_page(page) &&
             !is_corrected(p * kPageSize)) {
           continue;
         }
