@@ -44,6 +44,11 @@ struct ReadResult {
 // One-line, human explanation of a failed read ("physical address 0x... is not in the dump").
 std::string describe(const ReadResult& r, std::string_view space = "physical");
 
+struct StoredExtent {
+  bool known_zero = false;
+  std::uint64_t end = 0;
+};
+
 class PhysicalMemory {
  public:
   virtual ~PhysicalMemory() = default;
@@ -60,6 +65,15 @@ class PhysicalMemory {
 
   // Processor state captured with the image, if the format carries it.
   virtual std::span<const CpuState> cpus() const { return {}; }
+
+  // How the source stores the stretch of [pa, limit) that starts at pa: zeros it knows
+  // without reading them (a hole of a sparse file), or bytes to read, up to `end`. Writers use
+  // it to skip the unused RAM of a sparse capture at the speed `cp` skips holes. By default
+  // everything is bytes to read.
+  virtual StoredExtent stored_extent(std::uint64_t pa, std::uint64_t limit) const {
+    (void)pa;
+    return {false, limit};
+  }
 
   // Convenience: throws Error(not_present / truncated / io) with describe() on failure.
   void read_physical_or_throw(std::uint64_t pa, std::span<std::byte> out) const;

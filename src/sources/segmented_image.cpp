@@ -86,6 +86,24 @@ ReadResult SegmentedImage::read_physical(std::uint64_t pa, std::span<std::byte> 
   return {};
 }
 
+StoredExtent SegmentedImage::stored_extent(std::uint64_t pa, std::uint64_t limit) const {
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), pa,
+                             [](std::uint64_t a, const ImageSegment& s) { return a < s.range.end(); });
+  if (it == segments_.end() || pa < it->range.base || limit <= pa) return {false, limit};
+  const std::uint64_t end = std::min(it->range.end(), limit);
+  const std::uint64_t off = it->file_offset + (pa - it->range.base);
+  const off_t data = ::lseek(file_.fd(), static_cast<off_t>(off), SEEK_DATA);
+  if (data < 0) {
+    // ENXIO: hole up to the end of the file. Anything else: the file system reports no holes.
+    return errno == ENXIO ? StoredExtent{true, end} : StoredExtent{false, end};
+  }
+  const auto data_at = static_cast<std::uint64_t>(data);
+  if (data_at > off) return {true, std::min(end, pa + (data_at - off))};
+  const off_t hole = ::lseek(file_.fd(), static_cast<off_t>(off), SEEK_HOLE);
+  if (hole < 0 || static_cast<std::uint64_t>(hole) <= off) return {false, end};
+  return {false, std::min(end, pa + (static_cast<std::uint64_t>(hole) - off))};
+}
+
 // Below this size a plain read is cheaper than asking the file system where its holes are.
 static constexpr std::size_t kSparseProbeMin = 64 * 1024;
 

@@ -9,6 +9,7 @@
 
 #include "dump_finishing.h"
 #include "page_set_writer.h"
+#include "page_stream.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/error.h"
 #include "pagedump/format/bitmap.h"
@@ -22,8 +23,6 @@ namespace {
 
 using namespace format;
 using writer::Overlays;
-
-constexpr std::size_t kChunkPages = 256;  // 1 MiB per read and write
 
 using writer::DumpTarget;
 using writer::PfnRun;
@@ -77,8 +76,8 @@ DumpTarget target_of(const CompleteDumpOptions& o) {
 }
 
 // DumpType 1: the header's runs, then their pages back to back. All-zero pages stay holes of
-// the output: they read back as zeros, and a sparse capture does not turn into gigabytes of
-// written zeros.
+// the output (the file is extended to its size): they read back as zeros, and a sparse capture
+// does not turn into gigabytes of written zeros.
 DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& system,
                            std::vector<std::byte> header, const std::vector<PfnRun>& runs,
                            const CompleteDumpOptions& options, std::vector<std::string> notes) {
@@ -95,28 +94,13 @@ DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& 
   OutputFile out(options.output, options.force);
   Progress progress("writing " + options.output, pages * kPageSize, options.quiet);
   std::uint64_t written_pages = 0;
-  std::vector<std::byte> buf(kChunkPages * kPageSize);
+  writer::PageStream stream(image, overlays);
   for (const auto& run : runs) {
-    for (std::uint64_t pfn = run.first; pfn < run.first + run.count;) {
-      const std::size_t n = static_cast<std::size_t>(
-          std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
-      auto data = std::span(buf).first(n * kPageSize);
-      writer::read_corrected_pages(image, overlays, pfn, data);
-      for (std::size_t i = 0; i < n;) {
-        std::size_t j = i;
-        while (j < n && !writer::is_zero_page(data.subspan(j * kPageSize, kPageSize))) {
-          ++j;
-        }
-        if (j > i) {
-          out.write_at(first_page + (written_pages + i) * kPageSize,
-                       data.subspan(i * kPageSize, (j - i) * kPageSize));
-        }
-        i = j + 1;
-      }
-      written_pages += n;
-      pfn += n;
+    stream.stream(run, [&](const writer::PageSpan& span) {
+      if (!span.zero()) out.write_at(first_page + written_pages * kPageSize, span.bytes);
+      written_pages += span.count;
       progress.update(written_pages * kPageSize);
-    }
+    });
   }
   const std::uint64_t file_size = first_page + written_pages * kPageSize;
   out.truncate(file_size);

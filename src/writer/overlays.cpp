@@ -45,6 +45,16 @@ void Overlays::apply(std::uint64_t pa, std::span<std::byte> chunk) const {
   }
 }
 
+std::uint64_t Overlays::first_page_touched(std::uint64_t pa, std::uint64_t end) const {
+  auto it = std::lower_bound(patches_.begin(), patches_.end(), pa > kPageSize ? pa - kPageSize : 0,
+                             [](const Patch& q, std::uint64_t a) { return q.pa < a; });
+  for (; it != patches_.end() && it->pa < end; ++it) {
+    if (it->pa + it->bytes.size() <= pa) continue;
+    return std::max(it->pa, pa) & ~(kPageSize - 1);
+  }
+  return end;
+}
+
 std::vector<std::uint64_t> Overlays::pages() const {
   std::vector<std::uint64_t> out;
   for (const auto& p : patches_) {

@@ -1,6 +1,6 @@
 // Bitmap dumps: the bitmap header and its bits, then the present pages back to back in PFN
-// order. Memory stays flat: pages are read a run chunk at a time, and the bitmap is written a
-// 4 KiB block (32768 PFNs) at a time as the PFNs go by.
+// order. Memory stays flat: pages come from the shared page stream a chunk at a time, and the
+// bitmap is written a 4 KiB block (32768 PFNs) at a time as the PFNs go by.
 #include "page_set_writer.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "dump_finishing.h"
+#include "page_stream.h"
 #include "pagedump/error.h"
 #include "pagedump/format/bitmap.h"
 #include "pagedump/format/dump_header.h"
@@ -19,10 +20,6 @@
 namespace pagedump::writer {
 
 using namespace format;
-
-namespace {
-constexpr std::size_t kChunkPages = 256;  // 1 MiB per read
-}  // namespace
 
 RunListPageSet::RunListPageSet(std::vector<PfnRun> sorted_runs) : runs_(std::move(sorted_runs)) {
   for (const auto& r : runs_) {
@@ -144,38 +141,24 @@ DumpWriteResult write_bitmap_dump(const PhysicalMemory& image, const DiscoveredS
     if (len) out.write_at(bitmap_offset + off, std::span(block).first(len));
     std::fill(block.begin(), block.end(), std::byte{0});
   };
-  // Pages carrying a correction are always stored, even when the correction made them zero.
-  const std::vector<std::uint64_t> corrected = overlays.pages();
-  auto is_corrected = [&](std::uint64_t pa) {
-    return std::binary_search(corrected.begin(), corrected.end(), pa);
-  };
-  std::vector<std::byte> buf(kChunkPages * kPageSize);
+  PageStream stream(image, overlays);
   pages.for_each_run([&](const PfnRun& run) {
-    for (std::uint64_t pfn = run.first; pfn < run.first + run.count;) {
-      const std::size_t n = static_cast<std::size_t>(
-          std::min<std::uint64_t>(kChunkPages, run.first + run.count - pfn));
-      auto data = std::span(buf).first(n * kPageSize);
-      writer::read_corrected_pages(image, overlays, pfn, data);
-      for (std::size_t i = 0; i < n; ++i) {
-        auto page = data.subspan(i * kPageSize, kPageSize);
-        const std::uint64_t p = pfn + i;
-        if (spec.omit_zero_pages && is_zero_page(page) &&
-            !is_corrected(p * kPageSize)) {
-          continue;
-        }
+    stream.stream(run, [&](const PageSpan& span) {
+      done += span.count * kPageSize;
+      progress.update(done);
+      // Zero pages are left out, or (when every page must be present) stay holes of the file.
+      if (span.zero() && spec.omit_zero_pages) return;
+      for (std::uint64_t p = span.pfn; p < span.pfn + span.count; ++p) {
         while (p / (kPageSize * 8) != block_index) {
           flush_block();
           ++block_index;
         }
         const std::uint64_t bit = p % (kPageSize * 8);
         block[bit / 8] |= std::byte(1u << (bit % 8));
-        out.write_at(first_page + written_pages * kPageSize, page);
-        ++written_pages;
       }
-      pfn += n;
-      done += n * kPageSize;
-      progress.update(done);
-    }
+      if (!span.zero()) out.write_at(first_page + written_pages * kPageSize, span.bytes);
+      written_pages += span.count;
+    });
   });
   while (block_index * kPageSize * 8 < bits) {
     flush_block();

@@ -4,6 +4,8 @@
 // byte for byte.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +19,7 @@
 #include "pagedump/format/context.h"
 #include "pagedump/format/dump_header.h"
 #include "pagedump/reader/dump_file.h"
+#include "pagedump/sources/open_image.h"
 #include "pagedump/translate/address_space.h"
 #include "pagedump/writer/complete_dump.h"
 #include "support/temp_dir.h"
@@ -254,6 +257,57 @@ TEST(CompleteDump, BitmapTypeLeavesOutZeroPages) {
   std::array<std::byte, 8> b{};
   EXPECT_EQ(w.dump->read_physical((kRamMiB - 32) * 0x100000ull, b).status,
             ReadStatus::not_present);
+}
+
+// From a raw file whose unused RAM is a file-system hole: the holes are skipped without being
+// read, the dump's zero pages stay holes (or are left out of a bitmap), and every byte reads
+// back as the source has it.
+TEST(CompleteDump, SparseRawImageGivesASparseDumpWithTheSourcesBytes) {
+  TempDir dir;
+  GuestSpec spec;
+  spec.ram_mib = kRamMiB;
+  Written w{build_guest(spec), {}, {}, {}};
+  w.guest.write_raw(dir / "g.raw", dir / "g.map");
+  OpenImageOptions io;
+  io.memory_map = (dir / "g.map").string();
+  auto image = open_image((dir / "g.raw").string(), io);
+  w.system = discover_system(*image);
+  std::uint64_t nonzero_pages = 0;
+  std::vector<std::byte> page(0x1000);
+  const std::vector<std::byte> zero(0x1000);
+  for (const auto& r : w.guest.ranges()) {
+    for (std::uint64_t pa = r.base; pa < r.end(); pa += 0x1000) {
+      ASSERT_TRUE(w.guest.read_physical(pa, page).ok());
+      nonzero_pages += page != zero;
+    }
+  }
+  ASSERT_LT(nonzero_pages * 0x1000, w.guest.total_bytes() / 8);
+
+  CompleteDumpOptions opts;
+  opts.output = (dir / "runs.dmp").string();
+  opts.quiet = true;
+  opts.source_format = "synthetic";
+  w.result = write_complete_dump(*image, w.system, opts);
+  w.dump = DumpFile::open(opts.output);
+  EXPECT_EQ(w.result.dump_type, 1u);
+  expect_pages_equal_source(w);
+  expect_debugger_view(w);
+  struct stat st {};
+  ASSERT_EQ(::stat(opts.output.c_str(), &st), 0);
+  // Allocated: the header and the pages that hold data, not the holes.
+  EXPECT_LE(std::uint64_t(st.st_blocks) * 512, 0x2000 + nonzero_pages * 0x1000 + (1u << 20));
+  EXPECT_EQ(std::uint64_t(st.st_size), w.dump->file_size());
+
+  opts.output = (dir / "bitmap.dmp").string();
+  opts.layout = CompleteDumpLayout::bitmap;
+  opts.omit_zero_pages = true;
+  w.result = write_complete_dump(*image, w.system, opts);
+  w.dump = DumpFile::open(opts.output);
+  EXPECT_EQ(w.result.dump_type, 5u);
+  ASSERT_TRUE(w.dump->bitmap().has_value());
+  // Every page of data, no page of zeros (the corrections leave no page zero here).
+  EXPECT_EQ(w.dump->bitmap()->present_pages, nonzero_pages);
+  expect_debugger_view(w);
 }
 
 TEST(CompleteDump, ExistingOutputIsNotReplacedWithoutForce) {

@@ -2,11 +2,15 @@
 // formats recognised but not read.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 
 #include "builders/dump/dump_builder.h"
 #include "image_writers.h"
+#include "pagedump/io/input_file.h"
 #include "pagedump/sources/open_image.h"
 #include "pagedump/sources/raw_image.h"
 #include "sources_test_util.h"
@@ -58,6 +62,31 @@ TEST(RawImage, FileSystemHoleInsideTheFileIsMemoryOfZeros) {
   std::size_t nonzero = 0;
   for (std::size_t i = 5; i < 0x401000; ++i) nonzero += big[i] != std::byte{0};
   EXPECT_EQ(nonzero, 0u);
+}
+
+TEST(RawImage, StoredExtentFollowsTheFilesHoles) {
+  TempDir dir;
+  Image img{{bytes_range(0, to_bytes("first")), zero_range(0x1000, 0x400000),
+             bytes_range(0x401000, to_bytes("last"))},
+            {}};
+  images::write_raw(dir / "s.raw", img);
+  {
+    InputFile probe((dir / "s.raw").string());
+    if (::lseek(probe.fd(), 0x1000, SEEK_DATA) != 0x401000) {
+      GTEST_SKIP() << "the file system of " << dir.path() << " does not report holes";
+    }
+  }
+  auto m = open_image((dir / "s.raw").string());
+  const std::uint64_t end = m->ranges()[0].end();
+  EXPECT_EQ(m->stored_extent(0, end).known_zero, false);
+  EXPECT_EQ(m->stored_extent(0, end).end, 0x1000u);  // the file's first block
+  EXPECT_EQ(m->stored_extent(0x1000, end).known_zero, true);
+  EXPECT_EQ(m->stored_extent(0x1000, end).end, 0x401000u);
+  EXPECT_EQ(m->stored_extent(0x2000, 0x3000).end, 0x3000u);  // never past the limit
+  EXPECT_EQ(m->stored_extent(0x401000, end).known_zero, false);
+  EXPECT_EQ(m->stored_extent(0x401000, end).end, end);
+  // Outside the image: nothing known.
+  EXPECT_EQ(m->stored_extent(end, end + 0x1000).known_zero, false);
 }
 
 TEST(RawImage, TextMemoryMapMakesGapsHoles) {

@@ -39,6 +39,7 @@ class SegmentedImage : public PhysicalMemory {
   std::span<const PhysicalRange> ranges() const override { return ranges_; }
   ReadResult read_physical(std::uint64_t pa, std::span<std::byte> out) const override;
   std::span<const CpuState> cpus() const override { return cpus_; }
+  StoredExtent stored_extent(std::uint64_t pa, std::uint64_t limit) const override;
 
   const InputFile& file() const noexcept { return file_; }
   std::span<const ImageSegment> segments() const noexcept { return segments_; }

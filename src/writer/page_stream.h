@@ -1,0 +1,43 @@
+// The page loop every dump writer shares. A run of PFNs is read a chunk at a time with the
+// overlays applied and handed on as maximal spans, each either bytes to store or pages of
+// zeros. Zeros the source knows without reading (holes of a sparse file) are never read, and
+// a page an overlay corrected is always bytes, even when the correction made it zero: so the
+// writers skip unused RAM at the speed `cp` skips holes, and never per page.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "overlays.h"
+#include "page_set_writer.h"
+#include "pagedump/physical_memory.h"
+
+namespace pagedump::writer {
+
+struct PageSpan {
+  std::uint64_t pfn = 0;
+  std::uint64_t count = 0;
+  std::span<const std::byte> bytes;  // count pages; empty when the pages are all zero
+  bool zero() const noexcept { return bytes.empty(); }
+};
+
+class PageStream {
+ public:
+  PageStream(const PhysicalMemory& image, const Overlays& overlays);
+
+  // Calls visit() for consecutive spans covering the run, in PFN order. Throws Error (truncated
+  // / not_present) naming the first address the image cannot give.
+  void stream(const PfnRun& run, const std::function<void(const PageSpan&)>& visit);
+
+  static constexpr std::size_t kChunkPages = 256;  // 1 MiB per read
+
+ private:
+  const PhysicalMemory& image_;
+  const Overlays& overlays_;
+  std::vector<std::uint64_t> corrected_;  // page addresses carrying an overlay
+  std::vector<std::byte> buffer_;
+};
+
+}  // namespace pagedump::writer

@@ -1,0 +1,129 @@
+// The page loop the dump writers share: which spans it hands on (bytes or zeros), that known
+// zeros of the source are never read, and that a page an overlay corrected is always bytes.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "overlays.h"
+#include "page_stream.h"
+#include "pagedump/error.h"
+#include "support/memory_image.h"
+#include "support/page_table_builder.h"
+
+namespace pagedump::test {
+namespace {
+
+using writer::Overlays;
+using writer::PageSpan;
+using writer::PageStream;
+using writer::PfnRun;
+
+// A memory image that, like a sparse file, knows some of its zeros without reading them.
+class SparseMemory : public MemoryImage {
+ public:
+  PhysicalRange known_zero{};
+  StoredExtent stored_extent(std::uint64_t pa, std::uint64_t limit) const override {
+    if (pa >= known_zero.base && pa < known_zero.end()) {
+      return {true, std::min(known_zero.end(), limit)};
+    }
+    return {false, pa < known_zero.base ? std::min(known_zero.base, limit) : limit};
+  }
+};
+
+struct Seen {
+  std::uint64_t pfn, count;
+  bool zero;
+  std::uint8_t first_byte;
+  friend bool operator==(const Seen&, const Seen&) = default;
+};
+
+std::vector<Seen> stream_all(PageStream& s, PfnRun run) {
+  std::vector<Seen> seen;
+  s.stream(run, [&](const PageSpan& span) {
+    EXPECT_EQ(span.bytes.size(), span.zero() ? 0 : span.count * kPageSize);
+    seen.push_back({span.pfn, span.count, span.zero(),
+                    span.zero() ? std::uint8_t{0} : std::to_integer<std::uint8_t>(span.bytes[0])});
+  });
+  return seen;
+}
+
+TEST(PageStream, SpansAlternateBetweenBytesAndZeros) {
+  SparseMemory m;
+  m.map(0, 0x400 * kPageSize);
+  m.fill(0x2 * kPageSize, 3 * kPageSize, std::byte{0x11});    // pages 2..4
+  m.fill(0x101 * kPageSize, 1 * kPageSize, std::byte{0x22});  // page 0x101, second chunk
+  m.write(0x3FF * kPageSize + 0xFFF, "\x33");                 // last byte of the last page
+  Overlays none;
+  PageStream s(m, none);
+  // Chunks are 256 pages: spans never cross a chunk's end.
+  EXPECT_EQ(stream_all(s, {0, 0x400}), (std::vector<Seen>{{0, 2, true, 0},
+                                                          {2, 3, false, 0x11},
+                                                          {5, 0xFB, true, 0},
+                                                          {0x100, 1, true, 0},
+                                                          {0x101, 1, false, 0x22},
+                                                          {0x102, 0xFE, true, 0},
+                                                          {0x200, 0x100, true, 0},
+                                                          {0x300, 0xFF, true, 0},
+                                                          {0x3FF, 1, false, 0}}));
+}
+
+TEST(PageStream, KnownZerosAreNotRead) {
+  SparseMemory m;
+  m.map(0, 0x1000 * kPageSize);
+  m.known_zero = {0x10 * kPageSize, 0xFE0 * kPageSize};  // pages 0x10..0xFEF
+  m.fill(0xFF0 * kPageSize, kPageSize, std::byte{0x44});
+  Overlays none;
+  PageStream s(m, none);
+  const std::uint64_t calls_before = m.read_calls();
+  EXPECT_EQ(stream_all(s, {0, 0x1000}), (std::vector<Seen>{{0, 0x10, true, 0},
+                                                           {0x10, 0xFE0, true, 0},
+                                                           {0xFF0, 1, false, 0x44},
+                                                           {0xFF1, 0xF, true, 0}}));
+  // One read for pages 0..0xF and one for 0xFF0..0xFFF; none for the 16 MiB hole.
+  EXPECT_EQ(m.read_calls() - calls_before, 2u);
+}
+
+TEST(PageStream, APageAnOverlayCorrectedIsBytesEvenInAHoleOrWhenZero) {
+  SparseMemory m;
+  m.map(0, 0x400 * kPageSize);
+  PageTableBuilder pt(m, PagingMode::x64_4level, 0x300 * kPageSize, 0x10 * kPageSize);
+  pt.map(0xfffff80000000000, 0x100 * kPageSize, 2 * kPageSize);
+  m.known_zero = {0x100 * kPageSize, 0x100 * kPageSize};  // pages 0x100..0x1FF
+  m.fill(0x101 * kPageSize, kPageSize, std::byte{0x55});
+  AddressSpace space(m, PagingMode::x64_4level, pt.dtb());
+  Overlays o;
+  std::vector<std::string> notes;
+  const std::vector<std::byte> patch{std::byte{0x66}};
+  const std::vector<std::byte> zeros(kPageSize);
+  ASSERT_TRUE(o.add_virtual(space, 0xfffff80000000000 + 0x10, patch, "in a hole", notes));
+  ASSERT_TRUE(o.add_virtual(space, 0xfffff80000001000, zeros, "to zero", notes));
+  PageStream s(m, o);
+  std::vector<Seen> seen;
+  std::vector<std::byte> page0;
+  s.stream({0x100, 4}, [&](const PageSpan& span) {
+    seen.push_back({span.pfn, span.count, span.zero(),
+                    span.zero() ? std::uint8_t{0} : std::to_integer<std::uint8_t>(span.bytes[0])});
+    if (span.pfn == 0x100) page0.assign(span.bytes.begin(), span.bytes.begin() + kPageSize);
+  });
+  EXPECT_EQ(seen, (std::vector<Seen>{{0x100, 2, false, 0}, {0x102, 2, true, 0}}));
+  ASSERT_EQ(page0.size(), kPageSize);
+  EXPECT_EQ(page0[0x10], std::byte{0x66});
+}
+
+TEST(PageStream, AnImageThatCannotGiveAPageNamesItsAddress) {
+  SparseMemory m;
+  m.map(0, 0x10 * kPageSize);
+  m.truncate_at(0x8 * kPageSize);
+  Overlays none;
+  PageStream s(m, none);
+  try {
+    stream_all(s, {0, 0x10});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::truncated);
+    EXPECT_NE(std::string(e.what()).find("physical address 0x8000"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace pagedump::test
