@@ -49,6 +49,7 @@ class OutputFile {
  private:
   void discard() noexcept;
   void test_stop_hook(std::uint64_t end) noexcept;
+  void write_behind(std::uint64_t end) noexcept;
   std::string target_;
   std::string temp_;
   int fd_ = -1;
@@ -56,6 +57,8 @@ class OutputFile {
   bool overwrite_ = false;
   bool committed_ = false;
   std::uint64_t stop_after_ = 0;  // PAGEDUMP_TEST_STOP_AFTER (0: off)
+  std::uint64_t written_end_ = 0;   // highest byte written so far
+  std::uint64_t writeback_to_ = 0;  // disk writes started for [0, writeback_to_)
 };
 
 // Throws Error(usage) when `output` is one of `inputs` (the same file: equal path, a hard
