@@ -356,6 +356,42 @@ TEST(SmallDump, X86PaeDefaultAndClassic) {
   EXPECT_EQ(c.dump->dump->drivers()[1].name, c.guest.truth.modules[1].base_name);
 }
 
+// NT 5.x wrote the classic 64 KiB small dump, and so does pagedump by default for such a
+// kernel. No NT 5.x guest is built: the x86 guest's discovered build is set to XP's 2600, the
+// one fact the choice rests on.
+TEST(SmallDump, Nt5KernelGetsTheClassic64KiBByDefault) {
+  TempDir dir;
+  GuestSpec spec = crashed(GuestArch::x86_pae);
+  spec.ram_mib = 256;
+  const Guest guest = build_guest(spec);
+  DiscoveredSystem system = discover_system(guest);
+  system.build = 2600;
+  SmallDumpOptions o;
+  o.output = (dir / "xp.dmp").string();
+  o.quiet = true;
+  const auto result = write_small_dump(guest, system, o);
+  EXPECT_EQ(std::filesystem::file_size(o.output), 65536u);
+  EXPECT_NE(std::find(result.notes.begin(), result.notes.end(),
+                      "an NT 5.x kernel: the classic 64 KiB small dump is written"),
+            result.notes.end());
+  // This guest's content fits: nothing is left out, the file is padded to 64 KiB.
+  auto dump = open_triage(dir / "xp.dmp", false);
+  EXPECT_EQ(dump->dump->fields().triage_options & format::kTriageOptionOverflowed, 0u);
+  EXPECT_EQ(dump->dump->drivers().size(), guest.truth.modules.size());
+  // An explicit size wins over the default: the file is sized by its content.
+  o.output = (dir / "xp-sized.dmp").string();
+  o.max_size = 2u << 20;
+  write_small_dump(guest, system, o);
+  const auto content_size = std::filesystem::file_size(o.output);
+  EXPECT_LT(content_size, 65536u);
+  // Build 6000 (Vista) and later: sized by content by default.
+  system.build = 6000;
+  o.output = (dir / "vista.dmp").string();
+  o.max_size.reset();
+  write_small_dump(guest, system, o);
+  EXPECT_EQ(std::filesystem::file_size(o.output), content_size);
+}
+
 TEST(SmallDump, CapturedRegistersReachTheKprcbCopy) {
   // With captured CPU state, the writer's CONTEXT (the captured registers) is what the header,
   // the KPRCB copy's ProcessorState and the CONTEXT data block hold, as in a complete dump.
