@@ -1,6 +1,6 @@
 // Bitmap layouts (DumpType 5/6, and the legacy summary dump 2): which PFNs are present is one
 // bit each, and the n-th present page is stored n pages after FirstPage. The bitmap is never
-// held whole: a rank index (one count per 32768 PFNs) plus one cached chunk answer lookups.
+// held whole: a rank index (one count per 32768 PFNs) plus a few cached chunks answer lookups.
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -151,44 +151,58 @@ void DumpFile::parse_bitmap(bool legacy) {
   stored_pages_ = total;
 }
 
+const DumpFile::BitmapIndex::Chunk& DumpFile::BitmapIndex::load(std::uint64_t c,
+                                                                const InputFile& file) const {
+  for (const auto& k : cache) {
+    if (k.index == c) return k;
+  }
+  Chunk& k = cache[next_victim];
+  next_victim = (next_victim + 1) % kCachedChunks;
+  k.index = ~std::uint64_t(0);
+  std::array<std::byte, kChunkBytes> bytes{};
+  auto part = std::span(bytes).first(chunk_bytes(c));
+  file.read_exact(bits_offset + c * kChunkBytes, part, "bitmap");
+  mask_tail(part, c * kChunkBits, bit_count);
+  std::memcpy(k.words.data(), bytes.data(), kChunkBytes);
+  std::uint16_t before = 0;
+  for (std::size_t w = 0; w < kWords; ++w) {
+    k.before[w] = before;
+    before = static_cast<std::uint16_t>(before + std::popcount(k.words[w]));
+  }
+  k.index = c;
+  return k;
+}
+
 std::optional<std::uint64_t> DumpFile::bitmap_page_index(std::uint64_t pfn) const {
   const BitmapIndex& ix = *bitmap_index_;
   if (pfn >= ix.bit_count) return std::nullopt;
-  std::uint64_t c = pfn / BitmapIndex::kChunkBits;
-  std::uint64_t bit = pfn % BitmapIndex::kChunkBits;
+  const std::uint64_t c = pfn / BitmapIndex::kChunkBits;
+  const std::uint64_t bit = pfn % BitmapIndex::kChunkBits;
   if (ix.rank[c + 1] == ix.rank[c]) return std::nullopt;  // an empty chunk: no read needed
   std::lock_guard lock(ix.mutex);
-  if (ix.cached != c) {
-    std::uint64_t n = ix.chunk_bytes(c);
-    std::span<std::byte> bytes(ix.chunk.data(), n);
-    ix.cached = ~std::uint64_t(0);
-    file_.read_exact(ix.bits_offset + c * BitmapIndex::kChunkBytes, bytes, "bitmap");
-    mask_tail(bytes, c * BitmapIndex::kChunkBits, ix.bit_count);
-    ix.cached = c;
-  }
-  if (!(std::to_integer<unsigned>(ix.chunk[bit / 8]) & (1u << (bit % 8)))) return std::nullopt;
-  return ix.rank[c] + popcount_bytes(ix.chunk, bit);
+  const auto& k = ix.load(c, file_);
+  const std::uint64_t word = k.words[bit / 64];
+  const std::uint64_t b = bit % 64;
+  if (!((word >> b) & 1)) return std::nullopt;
+  return ix.rank[c] + k.before[bit / 64] +
+         static_cast<std::uint64_t>(std::popcount(word & ((std::uint64_t(1) << b) - 1)));
 }
 
 std::uint64_t DumpFile::bitmap_select(std::uint64_t n) const {
   const BitmapIndex& ix = *bitmap_index_;
   // The chunk c with rank[c] <= n < rank[c + 1].
   auto it = std::upper_bound(ix.rank.begin(), ix.rank.end(), n);
-  std::uint64_t c = static_cast<std::uint64_t>(it - ix.rank.begin()) - 1;
+  const std::uint64_t c = static_cast<std::uint64_t>(it - ix.rank.begin()) - 1;
   std::lock_guard lock(ix.mutex);
-  if (ix.cached != c) {
-    std::span<std::byte> bytes(ix.chunk.data(), ix.chunk_bytes(c));
-    ix.cached = ~std::uint64_t(0);
-    file_.read_exact(ix.bits_offset + c * BitmapIndex::kChunkBytes, bytes, "bitmap");
-    mask_tail(bytes, c * BitmapIndex::kChunkBits, ix.bit_count);
-    ix.cached = c;
-  }
+  const auto& k = ix.load(c, file_);
   std::uint64_t left = n - ix.rank[c];
-  for (std::uint64_t bit = 0; bit < ix.chunk_bytes(c) * 8; ++bit) {
-    if (std::to_integer<unsigned>(ix.chunk[bit / 8]) & (1u << (bit % 8))) {
-      if (left == 0) return c * BitmapIndex::kChunkBits + bit;
-      --left;
-    }
+  // The last word with fewer than `left + 1` pages before it holds the page.
+  auto w_it = std::upper_bound(k.before.begin(), k.before.end(), left);
+  const std::size_t w = static_cast<std::size_t>(w_it - k.before.begin()) - 1;
+  left -= k.before[w];
+  std::uint64_t word = k.words[w];
+  for (; word; word &= word - 1) {
+    if (left-- == 0) return c * BitmapIndex::kChunkBits + w * 64 + std::countr_zero(word);
   }
   return ix.bit_count;  // not reached when n < total
 }

@@ -109,6 +109,61 @@ bool AddressSpace::in_address_space(std::uint64_t va) const noexcept {
   return false;
 }
 
+// Page-table pages read by walks, whole: random reads through a dump then cost one read of the
+// data page, not one more per level. 32 pages (128 KiB) hold the upper levels and the page-table
+// pages of a working set of 64 MiB of 4 KiB mappings.
+class AddressSpace::TablePages {
+ public:
+  static constexpr std::size_t kSlots = 32;
+  TablePages() : bytes_(std::make_unique<std::byte[]>(kSlots * kPageSize)) { pa_.fill(kEmpty); }
+
+  // The bytes of the page at page_pa, read from memory unless cached; nullptr when the whole
+  // page cannot be read (the caller then reads the one entry and reports its failure).
+  const std::byte* page(const PhysicalMemory& memory, std::uint64_t page_pa) {
+    for (std::size_t i = 0; i < kSlots; ++i) {
+      if (pa_[i] == page_pa) return bytes_.get() + i * kPageSize;
+    }
+    std::byte* slot = bytes_.get() + next_ * kPageSize;
+    pa_[next_] = kEmpty;
+    if (!memory.read_physical(page_pa, std::span(slot, kPageSize))) return nullptr;
+    pa_[next_] = page_pa;
+    next_ = (next_ + 1) % kSlots;
+    return slot;
+  }
+
+ private:
+  static constexpr std::uint64_t kEmpty = ~std::uint64_t(0);
+  std::unique_ptr<std::byte[]> bytes_;
+  std::array<std::uint64_t, kSlots> pa_{};
+  std::size_t next_ = 0;
+};
+
+AddressSpace::~AddressSpace() = default;
+
+AddressSpace::AddressSpace(const AddressSpace& other)
+    : memory_(other.memory_), mode_(other.mode_), dtb_(other.dtb_), root_(other.root_) {}
+
+AddressSpace& AddressSpace::operator=(const AddressSpace& other) {
+  if (this != &other) {
+    memory_ = other.memory_;
+    mode_ = other.mode_;
+    dtb_ = other.dtb_;
+    root_ = other.root_;
+    clear_cache();
+  }
+  return *this;
+}
+
+ReadResult AddressSpace::read_entry(std::uint64_t entry_pa, std::span<std::byte> out) const {
+  if (!tables_) tables_ = std::make_unique<TablePages>();
+  const std::uint64_t page_pa = entry_pa & ~(kPageSize - 1);
+  if (const std::byte* page = tables_->page(*memory_, page_pa)) {
+    std::memcpy(out.data(), page + (entry_pa - page_pa), out.size());
+    return {};
+  }
+  return memory_->read_physical(entry_pa, out);
+}
+
 Translation AddressSpace::walk(std::uint64_t va) const {
   Translation t;
   t.va = va;
@@ -124,7 +179,7 @@ Translation AddressSpace::walk(std::uint64_t va) const {
     t.entry = 0;
     t.entry_pa = table + paging::entry_index(s, level, va) * s.entry_size;
     std::array<std::byte, 8> raw{};
-    const ReadResult r = memory_->read_physical(t.entry_pa, std::span(raw).first(s.entry_size));
+    const ReadResult r = read_entry(t.entry_pa, std::span(raw).first(s.entry_size));
     if (!r) {
       t.status = r.status;
       t.fault = TranslationFault::table_unreadable;
@@ -182,6 +237,7 @@ Translation AddressSpace::translate(std::uint64_t va) const {
 void AddressSpace::clear_cache() const noexcept {
   for (CacheEntry& c : cache_) c = CacheEntry{};
   cache_next_ = 0;
+  tables_.reset();
 }
 
 ReadResult AddressSpace::read_virtual(std::uint64_t va, std::span<std::byte> out) const {

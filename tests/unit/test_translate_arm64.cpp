@@ -76,12 +76,14 @@ TEST_F(Arm64, ReservedAndInvalidDescriptors) {
             "level 0 descriptor at PA 0x40000900 for VA 0xffff900000000000 is not valid (0x0)");
 
   pt.set_entry(0xFFFF800012346000, 1, 0x47655401);  // type 01 at level 3: reserved
+  as.clear_cache();  // the image changed under the page tables
   t = as.translate(0xFFFF800012346000);
   EXPECT_EQ(t.status, ReadStatus::not_mapped);
   EXPECT_EQ(t.fault, TranslationFault::reserved_encoding);
   EXPECT_EQ(t.level, 1);
 
   pt.set_entry(0xFFFF880000000000, 4, 0x80000401);  // a block at level 0: reserved (no LPA2)
+  as.clear_cache();  // the image changed under the page tables
   t = as.translate(0xFFFF880000000000);
   EXPECT_EQ(t.fault, TranslationFault::reserved_encoding);
   EXPECT_EQ(t.level, 4);

@@ -94,12 +94,14 @@ TEST_F(Pae, FailuresNameTheEntry) {
   EXPECT_EQ(t.entry_pa, 0x301008u);
 
   pt.set_entry(0x80123000, 3, 0x301081);  // PS in a PDPTE is reserved
+  as.clear_cache();  // the image changed under the page tables
   t = as.translate(0x80123000);
   EXPECT_EQ(t.fault, TranslationFault::reserved_encoding);
   EXPECT_EQ(t.level, 3);
 
   pt.set_entry(0x80123000, 3, 0x301001);
   image.unmap(0x301000, 0x1000);  // the PD page is not in the image
+  as.clear_cache();  // the image changed under the page tables
   t = as.translate(0x80123000);
   EXPECT_EQ(t.status, ReadStatus::not_present);
   EXPECT_EQ(t.level, 2);
@@ -118,6 +120,7 @@ TEST_F(Pae, ReadAcrossPagesStopsAtUnmapped) {
   pt.map(0x7ffe0000, 0x22000, 0x1000);
   image.map(0x22000, 0x1000);
   image.write_u32(0x22000, 0x55667788);
+  as.clear_cache();  // the image changed under the page tables
   ASSERT_TRUE(as.read_virtual(0x7ffdfffc, buf).ok());
   std::uint64_t v;
   std::memcpy(&v, buf, 8);

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -116,7 +117,8 @@ struct WalkSummary {
 // A virtual address space: page tables rooted at a directory table base.
 //
 // Thread safety: translate() and read_virtual() keep a small cache of recent leaf translations
-// in mutable members, so one AddressSpace must not be used by two threads at once (const or
+// and of recently read page-table pages (so walks that share upper levels, or a page-table
+// page, read it once) in mutable members, so one AddressSpace must not be used by two threads at once (const or
 // not). Copies are independent; give each thread its own. The PhysicalMemory must outlive the
 // AddressSpace and is only read. If the memory under the page tables changes (a test editing
 // its image), call clear_cache().
@@ -127,6 +129,10 @@ class AddressSpace : public VirtualMemory {
   // (the PDPT is 32-byte aligned below 4 GiB); non-PAE bits 0..11 and 32..63; ARM64 the CnP
   // bit, bits 1..11 and the ASID (bits 48..63).
   AddressSpace(const PhysicalMemory& memory, PagingMode mode, std::uint64_t dtb);
+  ~AddressSpace() override;
+  // A copy starts with empty caches: copies are independent.
+  AddressSpace(const AddressSpace& other);
+  AddressSpace& operator=(const AddressSpace& other);
 
   PagingMode mode() const noexcept { return mode_; }
   std::uint64_t dtb() const noexcept { return dtb_; }          // as given
@@ -178,8 +184,10 @@ class AddressSpace : public VirtualMemory {
     std::uint64_t entry_pa = 0;
   };
   static constexpr std::size_t kCacheSlots = 8;
+  class TablePages;
 
   Translation walk(std::uint64_t va) const;
+  ReadResult read_entry(std::uint64_t entry_pa, std::span<std::byte> out) const;
 
   const PhysicalMemory* memory_;
   PagingMode mode_;
@@ -187,6 +195,7 @@ class AddressSpace : public VirtualMemory {
   std::uint64_t root_;
   mutable CacheEntry cache_[kCacheSlots]{};
   mutable std::size_t cache_next_ = 0;
+  mutable std::unique_ptr<TablePages> tables_;  // recently read table pages, made on first walk
 };
 
 }  // namespace pagedump
