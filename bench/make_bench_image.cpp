@@ -1,6 +1,7 @@
 // Writes a benchmark image: a synthetic Windows guest with SIZE GiB of RAM as a raw image plus
 // its memory map (PATH.map). sparse: RAM the guest does not use is a file hole; dense: it is
-// pseudo-random; half-zero: every other MiB of it is pseudo-random, the rest holes.
+// pseudo-random; half-zero: every other MiB of it is pseudo-random and the rest zeros written
+// as data (as hypervisors write unused RAM), so that only reading finds them.
 //   make_bench_image PATH SIZE_GIB sparse|dense|half-zero
 #include <fcntl.h>
 #include <unistd.h>
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   int fd = ::open(path.c_str(), O_WRONLY);
   if (fd < 0) return 1;
   std::vector<std::uint64_t> buf(kMiB / 8);
+  const std::vector<std::uint64_t> zeros(kMiB / 8);
   std::uint64_t x = 0x9E3779B97F4A7C15ull, mib = 0;
   for (const auto& r : g.truth.memory_map) {
     std::uint64_t from = std::max<std::uint64_t>(r.base, r.base >= (4ull << 30)
@@ -38,7 +40,12 @@ int main(int argc, char** argv) {
                                                              : 256 * kMiB);
     from = (from + kMiB - 1) & ~(kMiB - 1);
     for (std::uint64_t off = from; off + kMiB <= r.end(); off += kMiB, ++mib) {
-      if (kind == "half-zero" && (mib & 1)) continue;
+      if (kind == "half-zero" && (mib & 1)) {
+        if (::pwrite(fd, zeros.data(), kMiB, static_cast<off_t>(off)) != static_cast<ssize_t>(kMiB)) {
+          return 1;
+        }
+        continue;
+      }
       for (auto& w : buf) {
         x ^= x << 13;
         x ^= x >> 7;

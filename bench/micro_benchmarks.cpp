@@ -1,5 +1,6 @@
 // Micro-benchmarks of the hot paths: page-table translation, virtual and physical reads of a
-// dump, KDBG decoding, bitmap lookups and discovery of a whole synthetic guest.
+// dump (complete and bitmap: bitmap lookups), KDBG decoding, building a kernel dump's page set
+// and discovery of a whole synthetic guest.
 #include <benchmark/benchmark.h>
 
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "pagedump/reader/dump_file.h"
 #include "pagedump/translate/address_space.h"
 #include "pagedump/writer/complete_dump.h"
+#include "page_set_writer.h"
 
 using namespace pagedump;
 
@@ -117,6 +119,21 @@ void BM_DumpRandomVirtualPage(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_DumpRandomVirtualPage)->Arg(0)->Arg(1)->ArgName("bitmap");
+
+// The kernel dump's page set: one bit per PFN added as the page-table walk finds it, then read
+// back as runs. Arg: pages added (every other PFN of a 2x larger range, so runs are short).
+void BM_PfnBitmapBuild(benchmark::State& state) {
+  const auto pages = static_cast<std::uint64_t>(state.range(0));
+  for (auto _ : state) {
+    writer::PfnBitmap set;
+    for (std::uint64_t i = 0; i < pages; ++i) set.add(0x100 + 2 * i);
+    std::uint64_t runs = 0;
+    set.for_each_run([&](const writer::PfnRun&) { ++runs; });
+    benchmark::DoNotOptimize(runs);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_PfnBitmapBuild)->Arg(1 << 16)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
 void BM_DiscoverGuest(benchmark::State& state) {
   const auto& g = guest();

@@ -130,6 +130,10 @@ class AddressSpace::TablePages {
     next_ = (next_ + 1) % kSlots;
     return slot;
   }
+  void clear() noexcept {
+    pa_.fill(kEmpty);
+    next_ = 0;
+  }
 
  private:
   static constexpr std::uint64_t kEmpty = ~std::uint64_t(0);
@@ -237,7 +241,7 @@ Translation AddressSpace::translate(std::uint64_t va) const {
 void AddressSpace::clear_cache() const noexcept {
   for (CacheEntry& c : cache_) c = CacheEntry{};
   cache_next_ = 0;
-  tables_.reset();
+  if (tables_) tables_->clear();
 }
 
 ReadResult AddressSpace::read_virtual(std::uint64_t va, std::span<std::byte> out) const {
