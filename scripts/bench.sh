@@ -1,68 +1,127 @@
 #!/usr/bin/env bash
-# Whole-command measurements against the machine's own copy speed (issue: conversion at disk
-# speed). Builds images of the given sizes in GiB (default: 1 4), then prints, as ratios or
-# bounds with the machine and the date:
-#   - convert --type full vs cp of the same image (sparse and dense), medians of alternating runs;
-#   - peak memory (max RSS) of convert and inspect per size;
-#   - convert --type bitmap of a half-zero image vs cp, and the output size;
-#   - inspect of the largest image: wall time and bytes read;
-#   - a sequential read of a complete dump vs cat.
-# Usage: scripts/bench.sh [SIZE_GIB...]   (BENCH_DIR=... to choose where images go; RUNS=3)
+# Whole-command measurements against the machine's own copy speed, and the micro-benchmarks
+# (issue: conversion at disk speed with flat memory). Builds synthetic Windows guest images of
+# the given sizes in GiB (default: 1 4 16) and prints, with the machine and the date, each
+# target as a ratio or a bound (docs/performance.md has the table and what each line means):
+#   - convert --type full vs cp followed by sync of the copy (convert's output is on disk when
+#     it returns), and convert --no-sync vs cp (both leave it to the page cache), sparse and
+#     dense, medians of alternating runs;
+#   - peak memory (max RSS) of convert, inspect and verify per size;
+#   - convert --type bitmap of a half-zero image vs cp, and the output's size;
+#   - convert --type small and inspect of the largest image: wall time and bytes read;
+#   - convert --type kernel of the largest image: bytes read vs bytes written;
+#   - the reader: a sequential read of a complete dump vs cat, and random 4 KiB virtual reads
+#     (bench/random_reads; OTHER_READER="CMD" replays the same VA list with another reader,
+#     invoked as `CMD DUMP LIST`).
+# Usage: scripts/bench.sh [--smoke] [SIZE_GIB...]
+#   --smoke: a 1 GiB sparse and a 1 GiB dense image, one run each, micro-benchmarks briefly: it
+#   checks that every measurement runs (CI does this); its figures are not the record.
+#   BENCH_DIR=... chooses where images go (kept when given); RUNS=3 runs per median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh build >/dev/null
+smoke=0
+if [ "${1:-}" = "--smoke" ]; then smoke=1; shift; fi
+# /usr/bin/time for peak memory, strace for bytes read, procps for free.
+PAGEDUMP_EXTRA_PACKAGES="time strace procps" bash scripts/build.sh build >/dev/null
 sizes=("$@")
-((${#sizes[@]})) || sizes=(1 4)
+((${#sizes[@]})) || { if ((smoke)); then sizes=(1); else sizes=(1 4 16); fi; }
 runs=${RUNS:-3}
+((smoke)) && runs=1
 dir=${BENCH_DIR:-$(mktemp -d /var/tmp/pagedump-bench-XXXXXX)}
 mkdir -p "$dir"
 pd=./build/tools/pagedump/pagedump
 mk=./build/bench/make_bench_image
+rr=./build/bench/random_reads
+cleanup() { rm -f "$dir"/copy.raw "$dir"/*.dmp; [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"; }
+trap cleanup EXIT
 
 secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN {printf "%.3f", b - a}'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+div() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "-"; else printf "%.2f", a / b}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 maxrss_mib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}'; }
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+# Bytes a command reads from files (read + pread64 return values), when strace is installed.
+bytes_read() {
+  command -v strace >/dev/null || { echo "-"; return; }
+  local log="$dir/strace.log"
+  strace -f -qq -e trace=read,pread64 -o "$log" "$@" >/dev/null 2>&1 || true
+  awk '/= [0-9]+$/ {s += $NF} END {printf "%d", s}' "$log"
+  rm -f "$log"
+}
+image() {  # image SIZE KIND -> path (built once)
+  local img="$dir/img-$1-$2.raw"
+  [ -f "$img" ] || "$mk" "$img" "$1" "$2"
+  echo "$img"
+}
+convert() { "$pd" convert "$1" --memory-map "$1.map" -o "$2" --force --quiet "${@:3}"; }
 
-echo "# pagedump whole-command benchmark"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; date: $(date -u +%Y-%m-%d)"
-echo "folder: $dir ($(df -h "$dir" | awk 'NR==2 {print $1}'))"
+echo "# pagedump benchmark$( ((smoke)) && echo ' (smoke run: figures not for the record)')"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -r); date: $(date -u +%Y-%m-%d)"
+echo "folder: $dir ($(df -T "$dir" | awk 'NR==2 {print $1 ", " $2}')); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
-echo "| image | cp (s) | convert full (s) | ratio | convert max RSS (MiB) | inspect max RSS (MiB) |"
-echo "|---|---|---|---|---|---|"
+echo "## Micro-benchmarks (bench/micro_benchmarks.cpp)"
+echo '```'
+./build/bench/pagedump_bench --benchmark_min_time="$( ((smoke)) && echo 0.01 || echo 0.5)" 2>/dev/null \
+  | sed -n '/^Benchmark/,$p'
+echo '```'
+echo
+echo "## convert --type full vs cp (medians of $runs alternating runs; the cache is written back before each)"
+echo
+echo "| image | cp (s) | convert --no-sync (s) | ratio | cp + sync (s) | convert (s) | ratio | max RSS convert / inspect / verify (MiB) |"
+echo "|---|---|---|---|---|---|---|---|"
+kinds=(sparse dense)
 for size in "${sizes[@]}"; do
-  for kind in sparse dense; do
-    img="$dir/img-$size-$kind.raw"
-    [ -f "$img" ] || "$mk" "$img" "$size" "$kind"
-    cps=(); cvs=()
+  for kind in "${kinds[@]}"; do
+    img=$(image "$size" "$kind")
+    cps=(); css=(); cvs=(); cns=()
     for ((i = 0; i < runs; i++)); do
       sync; cps+=("$(secs cp "$img" "$dir/copy.raw")"); rm -f "$dir/copy.raw"
-      sync; cvs+=("$(secs "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --force --quiet)"); rm -f "$dir/out.dmp"
+      sync; css+=("$(secs sh -c "cp '$img' '$dir/copy.raw' && sync '$dir/copy.raw'")"); rm -f "$dir/copy.raw"
+      sync; cns+=("$(secs convert "$img" "$dir/out.dmp" --no-sync)")
+      sync; cvs+=("$(secs convert "$img" "$dir/out.dmp")")
     done
-    cp_m=$(median "${cps[@]}"); cv_m=$(median "${cvs[@]}")
-    rss_c=$(maxrss_mib "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --force --quiet); rm -f "$dir/out.dmp"
+    cp_m=$(median "${cps[@]}"); cs_m=$(median "${css[@]}"); cv_m=$(median "${cvs[@]}")
+    cn_m=$(median "${cns[@]}")
+    rss_v=$(maxrss_mib "$pd" verify "$dir/out.dmp"); rm -f "$dir/out.dmp"
+    rss_c=$(maxrss_mib "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --quiet); rm -f "$dir/out.dmp"
     rss_i=$(maxrss_mib "$pd" inspect "$img" --memory-map "$img.map")
-    printf '| %s GiB %s | %s | %s | %s | %s | %s |\n' "$size" "$kind" "$cp_m" "$cv_m" \
-      "$(div "$cv_m" "$cp_m")" "$rss_c" "$rss_i"
+    printf '| %s GiB %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$size" "$kind" \
+      "$cp_m" "$cn_m" "$(div "$cn_m" "$cp_m")" "$cs_m" "$cv_m" "$(div "$cv_m" "$cs_m")" \
+      "$rss_c" "$rss_i" "$rss_v"
   done
 done
 echo
 big=${sizes[-1]}
-img="$dir/img-$big-half.raw"
-[ -f "$img" ] || "$mk" "$img" "$big" half-zero
-cp_t=$(secs cp "$img" "$dir/copy.raw"); rm -f "$dir/copy.raw"
-bm_t=$(secs "$pd" convert "$img" --memory-map "$img.map" -o "$dir/bitmap.dmp" --type bitmap --force --quiet)
-echo "convert --type bitmap of a $big GiB half-zero image: $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$(stat -c %s "$dir/bitmap.dmp")" "$(du -B1 "$img" | cut -f1)") of the image's allocated bytes"
+echo "## The ${big} GiB images"
+echo
+img=$(image "$big" half-zero)
+sync; cp_t=$(secs cp "$img" "$dir/copy.raw"); rm -f "$dir/copy.raw"
+sync; bm_t=$(secs convert "$img" "$dir/bitmap.dmp" --type bitmap --no-sync)
+data=0; while read -r a b; do data=$((data + b - a)); done < "$img.map"
+echo "- convert --type bitmap --no-sync of a half-zero image (zeros written as data): $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$(stat -c %s "$dir/bitmap.dmp")" "$data") of the image's RAM"
 rm -f "$dir/bitmap.dmp"
-sparse="$dir/img-$big-sparse.raw"
+sparse=$(image "$big" sparse)
 in_t=$(secs "$pd" inspect "$sparse" --memory-map "$sparse.map")
-read_b=$("$pd" inspect --json --verbose "$sparse" --memory-map "$sparse.map" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_read"])')
-echo "inspect of the $big GiB sparse image: $in_t s, $read_b bytes read"
-dense="$dir/img-$big-dense.raw"
-"$pd" convert "$dense" --memory-map "$dense.map" -o "$dir/full.dmp" --force --quiet
+in_b=$(bytes_read "$pd" inspect "$sparse" --memory-map "$sparse.map")
+sm_t=$(secs convert "$sparse" "$dir/small.dmp" --type small)
+sm_b=$(bytes_read "$pd" convert "$sparse" --memory-map "$sparse.map" -o "$dir/small.dmp" --type small --force --quiet)
+rm -f "$dir/small.dmp"
+echo "- inspect: $in_t s, $(mib "$in_b") MiB read; convert --type small: $sm_t s, $(mib "$sm_b") MiB read (image: $big GiB)"
+dense=$(image "$big" dense)
+ke_b=$(bytes_read "$pd" convert "$dense" --memory-map "$dense.map" -o "$dir/kernel.dmp" --type kernel --force --quiet)
+ke_pages=$("$pd" info --json "$dir/kernel.dmp" | grep -o '"present_pages": *[0-9]*' | grep -o '[0-9]*$')
+echo "- convert --type kernel of the dense image: $(mib "$ke_b") MiB read for $ke_pages pages written ($(mib $((ke_pages * 4096))) MiB): $(div "$ke_b" $((ke_pages * 4096))) x what it writes"
+convert "$dense" "$dir/full.dmp" >/dev/null
 cat_t=$(secs sh -c "cat '$dir/full.dmp' > /dev/null")
 read -r r_start r_end < <(sed -n 2p "$dense.map")
 rd_t=$(secs sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null")
-echo "sequential read of the $big GiB complete dump (page cache warm): pagedump read $rd_t s, cat $cat_t s (ratio $(div "$cat_t" "$rd_t") of cat's speed)"
-rm -f "$dir/full.dmp"
-[ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"
+rd_bytes=$((r_end - r_start)); cat_bytes=$(stat -c %s "$dir/full.dmp")
+echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "$rd_t" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "$cat_t" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="$rd_t" -v c="$cat_bytes" -v d="$cat_t" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
+for d in full kernel; do
+  n=$( ((smoke)) && echo 20000 || echo 500000)
+  echo "- random 4 KiB virtual reads, $d dump: $("$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt")"
+  if [ -n "${OTHER_READER:-}" ]; then
+    echo "  - the same VAs with OTHER_READER: $($OTHER_READER "$dir/$d.dmp" "$dir/vas.txt")"
+  fi
+done
+rm -f "$dir/full.dmp" "$dir/kernel.dmp" "$dir/vas.txt"

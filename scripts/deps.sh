@@ -7,6 +7,9 @@ PAGEDUMP_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86   # real QEMU captures in the image-source tests
 )
+# Callers add their own (scripts/bench.sh: time, strace, procps).
+read -r -a extra <<<"${PAGEDUMP_EXTRA_PACKAGES:-}"
+PAGEDUMP_PACKAGES+=("${extra[@]}")
 missing=()
 for p in "${PAGEDUMP_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

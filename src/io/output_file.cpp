@@ -147,8 +147,8 @@ std::size_t OutputFile::remove_stale_temporaries(const std::string& target) {
   return removed;
 }
 
-OutputFile::OutputFile(const std::string& target, bool overwrite)
-    : target_(target), overwrite_(overwrite) {
+OutputFile::OutputFile(const std::string& target, bool overwrite, bool durable)
+    : target_(target), overwrite_(overwrite), durable_(durable) {
   struct stat st {};
   if (::lstat(target.c_str(), &st) == 0) {
     if (!overwrite) {
@@ -225,6 +225,7 @@ void OutputFile::write_at(std::uint64_t offset, std::span<const std::byte> bytes
 // `cp` would have only filled the page cache. Best effort: commit()'s fsync is the guarantee.
 void OutputFile::write_behind(std::uint64_t end) noexcept {
   constexpr std::uint64_t kStretch = 32ull << 20;
+  if (!durable_) return;
   written_end_ = std::max(written_end_, end);
   if (written_end_ - writeback_to_ < kStretch) return;
   ::sync_file_range(fd_, static_cast<off_t>(writeback_to_),
@@ -242,7 +243,7 @@ void OutputFile::truncate(std::uint64_t size) {
 }
 
 void OutputFile::commit() {
-  if (::fsync(fd_) != 0) {
+  if (durable_ && ::fsync(fd_) != 0) {
     const int e = errno;
     discard();
     fail_errno(target_, "cannot flush the file to disk", e);

@@ -72,7 +72,8 @@ std::vector<PfnRun> clip_to_image(const PhysicalMemory& image, const std::vector
 }
 
 DumpTarget target_of(const CompleteDumpOptions& o) {
-  return {o.output, o.force, o.quiet, o.bugcheck, o.bugcheck_cpu, o.source_format, o.free_space};
+  return {o.output,        o.force,      o.quiet, o.bugcheck, o.bugcheck_cpu,
+          o.source_format, o.free_space, o.sync};
 }
 
 // DumpType 1: the header's runs, then their pages back to back. All-zero pages stay holes of
@@ -91,7 +92,7 @@ DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& 
   writer::check_free_space(target_of(options), first_page + pages * kPageSize, first_page,
                            pages * kPageSize);
 
-  OutputFile out(options.output, options.force);
+  OutputFile out(options.output, options.force, options.sync);
   Progress progress("writing " + options.output, pages * kPageSize, options.quiet);
   std::uint64_t written_pages = 0;
   writer::PageStream stream(image, overlays);

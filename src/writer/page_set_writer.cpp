@@ -130,7 +130,7 @@ DumpWriteResult write_bitmap_dump(const PhysicalMemory& image, const DiscoveredS
   check_free_space(target, first_page + page_count * kPageSize, first_page,
                    page_count * kPageSize);
 
-  OutputFile out(target.output, target.force);
+  OutputFile out(target.output, target.force, target.sync);
   Progress progress("writing " + target.output, page_count * kPageSize, target.quiet);
   std::uint64_t written_pages = 0, done = 0;
   std::vector<std::byte> block(kPageSize);

@@ -77,6 +77,7 @@ struct DumpTarget {
   std::optional<std::uint32_t> bugcheck_cpu;
   std::string source_format;
   std::function<std::uint64_t(const std::string& output)> free_space;  // empty: statvfs
+  bool sync = true;  // OutputFile durable
 };
 
 struct BitmapDumpSpec {

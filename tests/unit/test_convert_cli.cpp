@@ -205,6 +205,27 @@ TEST(ConvertCliSafety, ExistingFileUnchangedWithoutForce) {
   EXPECT_EQ(files, 2u);  // the image and the dump: no temporary left behind
 }
 
+// --no-sync changes when the bytes reach the disk, never which bytes are written.
+TEST(ConvertCliSafety, NoSyncWritesTheSameDumpOfEveryType) {
+  TempDir dir;
+  auto g = build_guest(small_guest(GuestArch::x64, true, true));
+  auto img = write_image(g, GuestImageFormat::elf_qemu, dir, "image.elf");
+  for (const char* type : {"full", "bitmap", "kernel"}) {
+    SCOPED_TRACE(type);
+    const std::string base = "convert " + q(img.path) + " --quiet --type " + type + " -o ";
+    auto r = pagedump_cmd(base + q(dir / "synced.dmp") + " --force");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = pagedump_cmd(base + q(dir / "unsynced.dmp") + " --force --no-sync");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string synced = slurp(dir / "synced.dmp");
+    EXPECT_GT(synced.size(), 0x2000u);
+    EXPECT_TRUE(synced == slurp(dir / "unsynced.dmp"));
+  }
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
+  EXPECT_EQ(files, 3u);  // the image and the two dumps
+}
+
 TEST(ConvertSpace, NotEnoughRoomFailsBeforeWritingAndLeavesNothing) {
   TempDir dir;
   auto g = build_guest(small_guest(GuestArch::x64, true, true));

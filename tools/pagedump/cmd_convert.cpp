@@ -32,6 +32,7 @@ struct WriteArgs {
   bool force = false;
   bool json = false;
   bool quiet = false;
+  bool no_sync = false;
 };
 
 std::optional<Bugcheck> parse_bugcheck(const std::string& text) {
@@ -88,6 +89,7 @@ CompleteDumpOptions dump_options(const WriteArgs& a, const OpenedImage& o) {
   opts.output = a.output;
   opts.force = a.force;
   opts.quiet = a.quiet || a.json;
+  opts.sync = !a.no_sync;
   opts.bugcheck = parse_bugcheck(a.bugcheck);
   opts.source_format = std::string(o.image->format_name());
   if (a.type == "bitmap") {
@@ -102,6 +104,7 @@ KernelDumpOptions kernel_options(const WriteArgs& a, const OpenedImage& o) {
   opts.output = a.output;
   opts.force = a.force;
   opts.quiet = a.quiet || a.json;
+  opts.sync = !a.no_sync;
   opts.bugcheck = parse_bugcheck(a.bugcheck);
   opts.source_format = std::string(o.image->format_name());
   opts.include_process = a.include_process;
@@ -124,6 +127,9 @@ void add_output_options(CLI::App* cmd, WriteArgs& a) {
   cmd->add_flag("--force", a.force, "Replace an existing output file");
   cmd->add_flag("--json", a.json, "Print the result as JSON");
   cmd->add_flag("-q,--quiet", a.quiet, "No progress line");
+  cmd->add_flag("--no-sync", a.no_sync,
+                "Do not wait for the dump to reach the disk before naming it (as fast as cp; a "
+                "power loss soon after may leave it partly written). Small dumps always sync");
   cmd->add_option("--bugcheck", a.bugcheck,
                   "Bugcheck CODE[,P1,P2,P3,P4] (default: the machine's own, else 0xE2)");
 }

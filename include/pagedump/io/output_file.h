@@ -24,7 +24,10 @@ namespace pagedump {
 
 class OutputFile {
  public:
-  OutputFile(const std::string& target, bool overwrite);
+  // durable: commit() flushes the file to disk before the rename, and writes are started
+  // towards the disk as they go (see write_behind). Without it the output is complete and
+  // atomic for every reader, but a power loss soon after may leave it partly written.
+  OutputFile(const std::string& target, bool overwrite, bool durable = true);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -36,7 +39,7 @@ class OutputFile {
   void write_at(std::uint64_t offset, std::span<const std::byte> bytes);
   // Sets the final size (holes read as zeros).
   void truncate(std::uint64_t size);
-  // fsync, then rename onto the target. Throws Error(io) on failure (the temp file is removed).
+  // fsync (when durable), then rename onto the target. Throws Error(io) on failure (the temp file is removed).
   void commit();
 
   // Free bytes available to this process in the target's folder.
@@ -56,6 +59,7 @@ class OutputFile {
   int slot_ = -1;  // index in the interrupt-cleanup table
   bool overwrite_ = false;
   bool committed_ = false;
+  bool durable_ = true;
   std::uint64_t stop_after_ = 0;  // PAGEDUMP_TEST_STOP_AFTER (0: off)
   std::uint64_t written_end_ = 0;   // highest byte written so far
   std::uint64_t writeback_to_ = 0;  // disk writes started for [0, writeback_to_)

@@ -28,6 +28,9 @@ struct CompleteDumpOptions {
   std::optional<Bugcheck> bugcheck;      // overrides the machine's own / 0xE2
   std::optional<std::uint32_t> bugcheck_cpu;  // whose context goes into the header (default 0)
   std::string source_format;             // named in the comment
+  // Flush the dump to disk before it gets its name (durable against power loss; costs the
+  // disk's write time). false (--no-sync): as fast as the page cache takes it, like cp.
+  bool sync = true;
   // How much room the target's folder has; statvfs by default. Embedders (and tests) can
   // answer for a quota or a device they manage.
   std::function<std::uint64_t(const std::string& output)> free_space;

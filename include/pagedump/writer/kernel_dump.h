@@ -26,6 +26,7 @@ struct KernelDumpOptions {
   std::string source_format;
   std::optional<std::uint64_t> include_process;  // PID whose user pages are added
   std::function<std::uint64_t(const std::string& output)> free_space;  // as CompleteDumpOptions
+  bool sync = true;                                                     // as CompleteDumpOptions
 };
 
 // Where the kernel half starts when the KDBG's MmSystemRangeStart cannot be read: x64
