@@ -30,7 +30,8 @@ struct Store {
   fs::path root, store;
   Store() {
     const char* tmp = std::getenv("TMPDIR");
-    root = fs::path(tmp && *tmp ? tmp : "/tmp") / ("pagedump-fuzz-symbols-" + std::to_string(::getpid()));
+    root = fs::path(tmp && *tmp ? tmp : "/tmp") /
+           ("pagedump-fuzz-symbols-" + std::to_string(::getpid()));
     store = root / "store";
     fs::create_directories(store / "a.pdb" / "1C19FDDB27BB3399D9B45973EFEAFCF31");
     std::ofstream(store / "a.pdb" / "1C19FDDB27BB3399D9B45973EFEAFCF31" / "a.pdb") << "x";
@@ -81,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // The first line as a symbol path, the first two lines as FILE and KEY.
-  const std::string_view text(reinterpret_cast<const char*>(data), std::min<std::size_t>(size, 256));
+  const std::string_view text(reinterpret_cast<const char*>(data),
+                              std::min<std::size_t>(size, 256));
   const auto nl = text.find('\n');
   const std::string first(text.substr(0, nl));
   try {

@@ -10,12 +10,12 @@
 #include <fmt/format.h>
 
 #include "builders/dump/dump_builder.h"
-#include "pagedump/synth/guest.h"
-#include "pagedump/synth/pe_builder.h"
 #include "image_writers.h"
 #include "pagedump/format/pe.h"
-#include "triage_builder.h"
+#include "pagedump/synth/guest.h"
+#include "pagedump/synth/pe_builder.h"
 #include "support/pdb_builder.h"
+#include "triage_builder.h"
 #include "unit/sources_test_util.h"
 
 using namespace pagedump;
@@ -101,7 +101,8 @@ std::vector<std::byte> pe_seed(bool plus) {
                 {".data", 0x5000, 0x1000, kInitializedData | kRead | kWrite}};
   s.export_rva = 0x3800;
   s.dll_name = "ntoskrnl.exe";
-  s.exports = {{"PsLoadedModuleList", 0x5100}, {"KdDebuggerDataBlock", 0x5200}, {"KeBugCheckEx", 0x1200}};
+  s.exports = {
+      {"PsLoadedModuleList", 0x5100}, {"KdDebuggerDataBlock", 0x5200}, {"KeBugCheckEx", 0x1200}};
   s.debug_rva = 0x3100;
   pe::CodeViewPdb cv;
   cv.pdb_name = "ntkrnlmp.pdb";
@@ -123,8 +124,9 @@ void symbol_files(const fs::path& dir) {
   put(dir / "pdb", make_pdb(guid, 3, 1));
   put(dir / "pe64", pe_seed(true));
   put(dir / "pe32", pe_seed(false));
-  const std::string text = "srv*/sym*https://msdl.microsoft.com/download/symbols\na.pdb\n"
-                           "1C19FDDB27BB3399D9B45973EFEAFCF31\n";
+  const std::string text =
+      "srv*/sym*https://msdl.microsoft.com/download/symbols\na.pdb\n"
+      "1C19FDDB27BB3399D9B45973EFEAFCF31\n";
   put(dir / "lookup", std::as_bytes(std::span(text)));
 }
 
@@ -169,7 +171,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path root = argv[1];
-  for (const char* t : {"dump", "triage", "elf", "lime", "vmware", "pe", "kdbg", "symbols", "scratch"}) {
+  for (const char* t :
+       {"dump", "triage", "elf", "lime", "vmware", "pe", "kdbg", "symbols", "scratch"}) {
     fs::create_directories(root / t);
   }
   dumps(root / "dump");

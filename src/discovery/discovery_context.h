@@ -25,7 +25,7 @@ inline constexpr std::uint64_t kKuserSharedDataX86 = 0xFFDF0000ull;
 
 // The one place that builds a page-table view over the image (src/translate).
 std::unique_ptr<AddressSpace> make_kernel_space(const PhysicalMemory& image, PagingMode paging,
-                                                 std::uint64_t dtb);
+                                                std::uint64_t dtb);
 
 // The PE facts discovery needs about an image mapped at a VA (pe_identity.cpp, over the
 // library's PE reader).
@@ -52,7 +52,7 @@ struct Context {
   CountingMemory memory;
   const DiscoveryOptions& options;
   DiscoveredSystem sys;
-  std::unique_ptr<AddressSpace> space;  // kernel view through sys.directory_table_base
+  std::unique_ptr<AddressSpace> space;      // kernel view through sys.directory_table_base
   std::vector<std::uint64_t> kernel_hints;  // VAs believed to be inside ntoskrnl
 
   bool is64() const { return sys.architecture == Architecture::x64; }

@@ -140,7 +140,8 @@ bool find_encoded(Context& ctx) {
       const std::uint64_t run = off;
       code.clear();
       while (off < len) {
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off));
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off));
         const std::size_t at = code.size();
         code.resize(at + n);
         off += n;

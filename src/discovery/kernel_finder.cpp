@@ -43,7 +43,6 @@ bool try_candidate(Context& ctx, std::uint64_t va, const std::string& method,
 // valid, every VA under it fails the same way, so the scan steps over its whole span. The VAs
 // tried are those of a probe at each step: an image that maps little of the range (a small or
 // partial capture) costs a few reads per unmapped PML4E / PDPTE / PDE instead of one per VA.
-
 bool scan_down_from(Context& ctx, std::uint64_t hint, const std::string& method) {
   std::size_t rejected = 0;
   const std::uint64_t top = hint & ~(kPageSize - 1);

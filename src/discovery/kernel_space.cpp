@@ -5,7 +5,7 @@
 namespace pagedump::discovery {
 
 std::unique_ptr<AddressSpace> make_kernel_space(const PhysicalMemory& image, PagingMode paging,
-                                                 std::uint64_t dtb) {
+                                                std::uint64_t dtb) {
   return std::make_unique<AddressSpace>(image, paging, dtb);
 }
 

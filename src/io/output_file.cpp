@@ -211,7 +211,8 @@ void OutputFile::write_at(std::uint64_t offset, std::span<const std::byte> bytes
     if (fail_errno_ != 0 && offset + bytes.size() > fail_at_) {
       errno = fail_errno_;  // test seam: PAGEDUMP_TEST_WRITE_ERROR
     } else {
-      n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+      n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                   static_cast<off_t>(offset + done));
     }
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -32,7 +32,8 @@ std::optional<std::filesystem::path> child(const std::filesystem::path& dir, con
 // A store path component must be one plain name: the file and key come from the dump (module
 // names, CodeView records), and "..", "/etc" or "a/b" would look outside the store.
 bool is_plain_name(std::string_view s) {
-  return !s.empty() && s != "." && s != ".." && s.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
+  return !s.empty() && s != "." && s != ".." &&
+         s.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
 }
 
 bool is_url(std::string_view s) { return s.find("://") != std::string_view::npos; }

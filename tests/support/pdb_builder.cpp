@@ -21,8 +21,8 @@ std::vector<std::byte> make_pdb(const std::array<std::uint8_t, 16>& guid, std::u
   const std::uint32_t block_map[] = {kPdbBuilderDirectoryBlock};
   std::memcpy(f.data() + 2 * bs, block_map, sizeof block_map);
   // 4 streams: sizes (0, info header, 0, DBI header start), then the blocks of 1 and 3.
-  const std::uint32_t dir[] = {4, 0, sizeof(format::PdbInfoStreamHeader), 0,
-                               sizeof(format::DbiStreamHeaderStart), 4, 5};
+  const std::uint32_t dir[] = {
+      4, 0, sizeof(format::PdbInfoStreamHeader), 0, sizeof(format::DbiStreamHeaderStart), 4, 5};
   std::memcpy(f.data() + kPdbBuilderDirectoryBlock * bs, dir, sizeof dir);
   format::PdbInfoStreamHeader info{20000404, 0x5F000000, info_age, {}};
   std::memcpy(info.Guid, guid.data(), 16);

@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
 #include "pagedump/io/output_file.h"
+#include "pagedump/synth/guest.h"
 #include "support/memory_image.h"
 #include "support/page_table_builder.h"
 #include "support/samples.h"
@@ -327,7 +327,8 @@ bool private_tmpfs(const fs::path& at, std::uint64_t size) {
       f << text;
       return static_cast<bool>(f.flush());
     };
-    if (!put("/proc/self/setgroups", "deny") || !put("/proc/self/uid_map", fmt::format("0 {} 1", uid)) ||
+    if (!put("/proc/self/setgroups", "deny") ||
+        !put("/proc/self/uid_map", fmt::format("0 {} 1", uid)) ||
         !put("/proc/self/gid_map", fmt::format("0 {} 1", gid))) {
       return false;
     }
@@ -361,19 +362,23 @@ TEST_F(FailureSafety, ARealFullDiskGivesAClearErrorAndLeavesNothing) {
     const int fd = ::open((disk / "filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     std::vector<char> block(1 << 20, 'x');
     std::uint64_t filled = 0;
-    for (ssize_t n; (n = ::write(fd, block.data(), block.size())) > 0;) filled += static_cast<std::uint64_t>(n);
+    for (ssize_t n; (n = ::write(fd, block.data(), block.size())) > 0;)
+      filled += static_cast<std::uint64_t>(n);
     const int fill_errno = errno;
     ::close(fd);
     ::kill(c.pid, SIGCONT);
     const int status = wait_end(c.pid);
-    result << (WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + status) << "\n" << fill_errno << "\n";
-    for (const auto& e : fs::directory_iterator(disk)) result << e.path().filename().string() << "\n";
+    result << (WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + status) << "\n"
+           << fill_errno << "\n";
+    for (const auto& e : fs::directory_iterator(disk))
+      result << e.path().filename().string() << "\n";
     result.close();
     ::_exit(0);
   }
   const int hs = wait_end(helper);
   ASSERT_TRUE(WIFEXITED(hs));
-  if (WEXITSTATUS(hs) == 77) GTEST_SKIP() << "no private mount namespace here (needs CAP_SYS_ADMIN or user namespaces)";
+  if (WEXITSTATUS(hs) == 77)
+    GTEST_SKIP() << "no private mount namespace here (needs CAP_SYS_ADMIN or user namespaces)";
   ASSERT_EQ(WEXITSTATUS(hs), 0) << read_text(dir / "result");
   std::istringstream r(read_text(dir / "result"));
   int exit_code = -1, fill_errno = 0;
@@ -383,7 +388,9 @@ TEST_F(FailureSafety, ARealFullDiskGivesAClearErrorAndLeavesNothing) {
   EXPECT_EQ(fill_errno, ENOSPC);
   EXPECT_EQ(exit_code, 1);
   const std::string err = read_text(dir / "err");
-  EXPECT_NE(err.find("pagedump: error: " + out.string() + ": write at offset 0x"), std::string::npos) << err;
+  EXPECT_NE(err.find("pagedump: error: " + out.string() + ": write at offset 0x"),
+            std::string::npos)
+      << err;
   EXPECT_NE(err.find("failed: No space left on device (the disk is full); nothing was written"),
             std::string::npos)
       << err;
@@ -523,7 +530,7 @@ TEST(DiscoveryHostile, KernelScansStepOverWhatIsNotMapped) {
   PageTableBuilder pt(m, PagingMode::x64_4level, 0x100000, 0x40000);
   pt.add_self_map(0x1ED);
   pt.map(0xFFFFF78000000000ull, 0x300000, kPageSize);
-  m.write_u32(0x300000 + 0x26C, 10);  // NtMajorVersion
+  m.write_u32(0x300000 + 0x26C, 10);                       // NtMajorVersion
   pt.map(0xFFFFF80000201000ull, 0x200000, 4 * kPageSize);  // probed, no MZ
   const std::string err = discovery_error(m, {});
   EXPECT_NE(err.find("no page-table root leads to ntoskrnl"), std::string::npos) << err;

@@ -458,8 +458,15 @@ TEST(PfnBitmap, RunsAcrossWordsAndBlocks) {
 // ranges that start and end inside words, fill words, cross blocks and overlap.
 TEST(PfnBitmap, AddRangeEqualsAddingEachPage) {
   const std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges{
-      {3, 1},   {60, 140},  {64, 64},          {0, 0},  {(1u << 18) - 70, 200}, {100, 30},
-      {5, 700}, {1ull << 30, 1}, {(3ull << 18) - 1, (1ull << 18) + 2}};
+      {3, 1},
+      {60, 140},
+      {64, 64},
+      {0, 0},
+      {(1u << 18) - 70, 200},
+      {100, 30},
+      {5, 700},
+      {1ull << 30, 1},
+      {(3ull << 18) - 1, (1ull << 18) + 2}};
   writer::PfnBitmap ranged, single;
   for (const auto& [first, count] : ranges) {
     ranged.add_range(first, count);

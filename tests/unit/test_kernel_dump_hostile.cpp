@@ -32,7 +32,9 @@ constexpr std::uint64_t kPage = 0x1000;
 constexpr std::uint64_t kEntry = 0x63;
 constexpr std::uint64_t kLarge = 0x80;
 
-std::uint64_t pfn_of(std::uint64_t pa) { return pa / kPage; }
+std::uint64_t pfn_of(std::uint64_t pa) {
+  return pa / kPage;
+}
 
 // The PFNs a dump stores, among the guest's RAM.
 std::set<std::uint64_t> stored_pfns(const Guest& g, const std::string& path) {

@@ -12,11 +12,11 @@
 #include "pagedump/format/pdb.h"
 #include "pagedump/symbols/pdb_file.h"
 #include "pagedump/symbols/symbol_store.h"
+#include "pagedump/synth/guest.h"
 #include "support/pdb_builder.h"
 #include "support/samples.h"
 #include "support/temp_dir.h"
 #include "triage_builder.h"
-#include "pagedump/synth/guest.h"
 #include "verify_test_util.h"
 
 using namespace pagedump;
