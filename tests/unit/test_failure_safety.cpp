@@ -361,9 +361,8 @@ TEST_F(FailureSafety, ARealFullDiskGivesAClearErrorAndLeavesNothing) {
     // Fill what is left of the disk.
     const int fd = ::open((disk / "filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     std::vector<char> block(1 << 20, 'x');
-    std::uint64_t filled = 0;
-    for (ssize_t n; (n = ::write(fd, block.data(), block.size())) > 0;)
-      filled += static_cast<std::uint64_t>(n);
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
     const int fill_errno = errno;
     ::close(fd);
     ::kill(c.pid, SIGCONT);
