@@ -1,5 +1,6 @@
 // Writes the seed corpora of the fuzz targets from the synthetic builders of tests/ (one folder
 // per target under the folder given). Nothing here is committed: run it before fuzzing.
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,10 +10,11 @@
 #include <fmt/format.h>
 
 #include "builders/dump/dump_builder.h"
-#include "pagedump/synth/guest.h"
-#include "pagedump/synth/pe_builder.h"
 #include "image_writers.h"
 #include "pagedump/format/pe.h"
+#include "pagedump/synth/guest.h"
+#include "pagedump/synth/pe_builder.h"
+#include "support/pdb_builder.h"
 #include "triage_builder.h"
 #include "unit/sources_test_util.h"
 
@@ -87,28 +89,45 @@ void sources(const fs::path& root, const fs::path& scratch) {
   put(root / "vmware" / "vmware", v);
 }
 
+std::vector<std::byte> pe_seed(bool plus) {
+  PeSpec s;
+  s.pe32_plus = plus;
+  s.machine = plus ? 0x8664 : 0x14C;
+  s.image_base = plus ? 0x140000000ull : 0x400000;
+  s.size_of_image = 0x6000;
+  using namespace pagedump::format::section_flags;
+  s.sections = {{".text", 0x1000, 0x2000, kCode | kExecute | kRead},
+                {".rdata", 0x3000, 0x2000, kInitializedData | kRead},
+                {".data", 0x5000, 0x1000, kInitializedData | kRead | kWrite}};
+  s.export_rva = 0x3800;
+  s.dll_name = "ntoskrnl.exe";
+  s.exports = {
+      {"PsLoadedModuleList", 0x5100}, {"KdDebuggerDataBlock", 0x5200}, {"KeBugCheckEx", 0x1200}};
+  s.debug_rva = 0x3100;
+  pe::CodeViewPdb cv;
+  cv.pdb_name = "ntkrnlmp.pdb";
+  cv.guid_data1 = 0x12345678;
+  cv.age = 1;
+  s.codeview = cv;
+  return build_pe(s);
+}
+
 void pes(const fs::path& dir) {
-  for (bool plus : {true, false}) {
-    PeSpec s;
-    s.pe32_plus = plus;
-    s.machine = plus ? 0x8664 : 0x14C;
-    s.image_base = plus ? 0x140000000ull : 0x400000;
-    s.size_of_image = 0x6000;
-    using namespace pagedump::format::section_flags;
-    s.sections = {{".text", 0x1000, 0x2000, kCode | kExecute | kRead},
-                  {".rdata", 0x3000, 0x2000, kInitializedData | kRead},
-                  {".data", 0x5000, 0x1000, kInitializedData | kRead | kWrite}};
-    s.export_rva = 0x3800;
-    s.dll_name = "ntoskrnl.exe";
-    s.exports = {{"PsLoadedModuleList", 0x5100}, {"KdDebuggerDataBlock", 0x5200}, {"KeBugCheckEx", 0x1200}};
-    s.debug_rva = 0x3100;
-    pe::CodeViewPdb cv;
-    cv.pdb_name = "ntkrnlmp.pdb";
-    cv.guid_data1 = 0x12345678;
-    cv.age = 1;
-    s.codeview = cv;
-    put(dir / (plus ? "pe64" : "pe32"), build_pe(s));
-  }
+  for (bool plus : {true, false}) put(dir / (plus ? "pe64" : "pe32"), pe_seed(plus));
+}
+
+// Symbol-store files: a minimal PDB, PE images (the builder's raw data sits at each section's
+// RVA, so the mapped image is also a valid file), and text for the symbol-path / lookup part.
+void symbol_files(const fs::path& dir) {
+  std::array<std::uint8_t, 16> guid{0xDB, 0xFD, 0x19, 0x1C, 0xBB, 0x27, 0x99, 0x33,
+                                    0xD9, 0xB4, 0x59, 0x73, 0xEF, 0xEA, 0xFC, 0xF3};
+  put(dir / "pdb", make_pdb(guid, 3, 1));
+  put(dir / "pe64", pe_seed(true));
+  put(dir / "pe32", pe_seed(false));
+  const std::string text =
+      "srv*/sym*https://msdl.microsoft.com/download/symbols\na.pdb\n"
+      "1C19FDDB27BB3399D9B45973EFEAFCF31\n";
+  put(dir / "lookup", std::as_bytes(std::span(text)));
 }
 
 // The synthetic guest as page records (see fuzz_kdbg.cpp), at most 256 pages: the kernel's
@@ -152,7 +171,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path root = argv[1];
-  for (const char* t : {"dump", "triage", "elf", "lime", "vmware", "pe", "kdbg", "scratch"}) {
+  for (const char* t :
+       {"dump", "triage", "elf", "lime", "vmware", "pe", "kdbg", "symbols", "scratch"}) {
     fs::create_directories(root / t);
   }
   dumps(root / "dump");
@@ -160,6 +180,7 @@ int main(int argc, char** argv) {
   sources(root, root / "scratch");
   pes(root / "pe");
   kdbg(root / "kdbg");
+  symbol_files(root / "symbols");
   fs::remove_all(root / "scratch");
   return 0;
 }

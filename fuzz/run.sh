@@ -10,7 +10,7 @@ seconds=${2:?usage: fuzz/run.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(fuzz_dump_file fuzz_triage fuzz_elf fuzz_lime fuzz_vmware fuzz_pe fuzz_kdbg)
+  targets=(fuzz_dump_file fuzz_triage fuzz_elf fuzz_lime fuzz_vmware fuzz_pe fuzz_kdbg fuzz_symbols)
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 samples="$here/../../shared/samples"
@@ -25,6 +25,12 @@ if [ -d "$samples" ]; then
     head -c 262144 "$f" > "$seeds/dump/sample-$(basename "$f")"
     { printf '\0'; head -c 262144 "$f"; } > "$seeds/triage/sample-$(basename "$f")"
   done
+  # The symbol store's PDB and images whole (the largest is 808 KiB, under -max_len).
+  if [ -d "$samples/symbols" ]; then
+    find "$samples/symbols" -type f -size -1000k | while read -r f; do
+      cp "$f" "$seeds/symbols/sample-$(basename "$f")"
+    done
+  fi
 fi
 mkdir -p "$build/fuzz-artifacts"
 for t in "${targets[@]}"; do

@@ -15,6 +15,7 @@
 #include "counting_memory.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
+#include "pagedump/translate/address_space.h"
 #include "pagedump/virtual_memory.h"
 
 namespace pagedump::discovery {
@@ -23,8 +24,8 @@ inline constexpr std::uint64_t kKuserSharedDataX64 = 0xFFFFF78000000000ull;
 inline constexpr std::uint64_t kKuserSharedDataX86 = 0xFFDF0000ull;
 
 // The one place that builds a page-table view over the image (src/translate).
-std::unique_ptr<VirtualMemory> make_kernel_space(const PhysicalMemory& image, PagingMode paging,
-                                                 std::uint64_t dtb);
+std::unique_ptr<AddressSpace> make_kernel_space(const PhysicalMemory& image, PagingMode paging,
+                                                std::uint64_t dtb);
 
 // The PE facts discovery needs about an image mapped at a VA (pe_identity.cpp, over the
 // library's PE reader).
@@ -51,7 +52,7 @@ struct Context {
   CountingMemory memory;
   const DiscoveryOptions& options;
   DiscoveredSystem sys;
-  std::unique_ptr<VirtualMemory> space;  // kernel view through sys.directory_table_base
+  std::unique_ptr<AddressSpace> space;      // kernel view through sys.directory_table_base
   std::vector<std::uint64_t> kernel_hints;  // VAs believed to be inside ntoskrnl
 
   bool is64() const { return sys.architecture == Architecture::x64; }

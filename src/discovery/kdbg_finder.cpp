@@ -79,6 +79,44 @@ bool find_plain_in_image(Context& ctx) {
   return false;
 }
 
+// Tries the KdCopyDataBlock-shaped routines in `code` (at `code_va`); true when one leads to
+// an accepted block.
+bool try_routines(Context& ctx, std::span<const std::byte> code, std::uint64_t code_va,
+                  std::size_t& matches) {
+  std::string why;
+  for (const auto& m : find_kdcopydatablock(code, code_va)) {
+    ++matches;
+    auto flag = ctx.read_as<std::uint8_t>(m.encoded_flag_va);
+    for (std::uint64_t candidate : m.lea_targets) {
+      // Debugger enabled, or already decoded in place: the block is plain.
+      if (accept_block(ctx, candidate, std::nullopt,
+                       fmt::format("KdCopyDataBlock at {:#x} (block not encoded)", m.cmp_va),
+                       why)) {
+        return true;
+      }
+      for (std::size_t a = 0; a < m.qword_loads.size(); ++a) {
+        for (std::size_t b = a + 1; b < m.qword_loads.size(); ++b) {
+          auto wn = ctx.read_as<std::uint64_t>(m.qword_loads[a]);
+          auto wa = ctx.read_as<std::uint64_t>(m.qword_loads[b]);
+          if (!wn || !wa) continue;
+          KdbgKeys keys{*wn, *wa, m.encoded_flag_va};
+          if (accept_block(ctx, candidate, keys,
+                           fmt::format("KdCopyDataBlock at {:#x}: decoded with KiWaitNever "
+                                       "[{:#x}], KiWaitAlways [{:#x}], KdpDataBlockEncoded "
+                                       "{:#x} (flag {})",
+                                       m.cmp_va, m.qword_loads[a], m.qword_loads[b],
+                                       m.encoded_flag_va, flag ? int(*flag) : -1),
+                           why)) {
+            return true;
+          }
+        }
+      }
+      ctx.log("kdbg: KdCopyDataBlock at {:#x}, candidate {:#x}: {}", m.cmp_va, candidate, why);
+    }
+  }
+  return false;
+}
+
 bool find_encoded(Context& ctx) {
   std::string why;
   auto id = read_image_identity(*ctx.space, ctx.sys.kernel_base, why);
@@ -87,43 +125,32 @@ bool find_encoded(Context& ctx) {
     return false;
   }
   std::size_t matches = 0;
+  // At most kMaxImageScan bytes over all code sections, and only inside the image: a header
+  // may claim many large sections.
+  std::uint64_t budget = kMaxImageScan;
+  std::vector<std::byte> code;
   for (auto [rva, size] : id->code_sections) {
-    std::vector<std::byte> code(std::min<std::uint64_t>(size, kMaxImageScan));
-    // Read page by page: a paged-out page must not hide the rest of the section.
+    if (rva >= id->size_of_image || budget == 0) continue;
+    const std::uint64_t len = std::min<std::uint64_t>({size, id->size_of_image - rva, budget});
+    budget -= len;
     const std::uint64_t base = ctx.sys.kernel_base + rva;
-    for (std::size_t off = 0; off < code.size(); off += kPageSize) {
-      auto chunk = std::span(code).subspan(off, std::min<std::size_t>(kPageSize, code.size() - off));
-      if (!ctx.read(base + off, chunk)) std::fill(chunk.begin(), chunk.end(), std::byte{0xCC});
-    }
-    for (const auto& m : find_kdcopydatablock(code, base)) {
-      ++matches;
-      auto flag = ctx.read_as<std::uint8_t>(m.encoded_flag_va);
-      for (std::uint64_t candidate : m.lea_targets) {
-        // Debugger enabled, or already decoded in place: the block is plain.
-        if (accept_block(ctx, candidate, std::nullopt,
-                         fmt::format("KdCopyDataBlock at {:#x} (block not encoded)", m.cmp_va),
-                         why)) {
-          return true;
+    // Each run of readable pages is matched on its own: a page that cannot be read (paged out,
+    // not captured) holds no code, and must not hide the rest of the section.
+    for (std::uint64_t off = 0; off < len;) {
+      const std::uint64_t run = off;
+      code.clear();
+      while (off < len) {
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off));
+        const std::size_t at = code.size();
+        code.resize(at + n);
+        off += n;
+        if (!ctx.read(base + off - n, std::span(code).subspan(at, n))) {
+          code.resize(at);
+          break;
         }
-        for (std::size_t a = 0; a < m.qword_loads.size(); ++a) {
-          for (std::size_t b = a + 1; b < m.qword_loads.size(); ++b) {
-            auto wn = ctx.read_as<std::uint64_t>(m.qword_loads[a]);
-            auto wa = ctx.read_as<std::uint64_t>(m.qword_loads[b]);
-            if (!wn || !wa) continue;
-            KdbgKeys keys{*wn, *wa, m.encoded_flag_va};
-            if (accept_block(ctx, candidate, keys,
-                             fmt::format("KdCopyDataBlock at {:#x}: decoded with KiWaitNever "
-                                         "[{:#x}], KiWaitAlways [{:#x}], KdpDataBlockEncoded "
-                                         "{:#x} (flag {})",
-                                         m.cmp_va, m.qword_loads[a], m.qword_loads[b],
-                                         m.encoded_flag_va, flag ? int(*flag) : -1),
-                             why)) {
-              return true;
-            }
-          }
-        }
-        ctx.log("kdbg: KdCopyDataBlock at {:#x}, candidate {:#x}: {}", m.cmp_va, candidate, why);
       }
+      if (!code.empty() && try_routines(ctx, code, base + run, matches)) return true;
     }
   }
   if (!matches) ctx.log("kdbg: no KdCopyDataBlock-shaped routine in the kernel's code sections");

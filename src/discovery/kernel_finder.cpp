@@ -39,13 +39,24 @@ bool try_candidate(Context& ctx, std::uint64_t va, const std::string& method,
   return false;
 }
 
+// The scans probe every page (or 2 MiB) of a range; where a table entry above the leaf is not
+// valid, every VA under it fails the same way, so the scan steps over its whole span. The VAs
+// tried are those of a probe at each step: an image that maps little of the range (a small or
+// partial capture) costs a few reads per unmapped PML4E / PDPTE / PDE instead of one per VA.
 bool scan_down_from(Context& ctx, std::uint64_t hint, const std::string& method) {
   std::size_t rejected = 0;
   const std::uint64_t top = hint & ~(kPageSize - 1);
   const std::uint64_t floor = ctx.is64() ? 0xFFFF800000000000ull : 0x80000000ull;
-  for (std::uint64_t off = 0; off < kHintScanBytes && top - off >= floor; off += kPageSize) {
+  for (std::uint64_t off = 0; off < kHintScanBytes && top - off >= floor;) {
     const std::uint64_t va = top - off;
+    if (const Translation t = ctx.space->translate(va); !t) {
+      const std::uint64_t first = ctx.space->failing_range(t).first;  // page-aligned, <= va
+      if (first < kPageSize) break;
+      off = top - first + kPageSize;
+      continue;
+    }
     if (has_mz(ctx, va) && try_candidate(ctx, va, method, rejected)) return true;
+    off += kPageSize;
   }
   return false;
 }
@@ -104,8 +115,15 @@ std::vector<std::uint64_t> collect_hints(Context& ctx) {
 bool scan_range(Context& ctx, std::uint64_t begin, std::uint64_t end, std::uint64_t step,
                 const std::string& method) {
   std::size_t rejected = 0;
-  for (std::uint64_t va = begin; va < end; va += step) {
+  for (std::uint64_t va = begin; va < end;) {
+    if (const Translation t = ctx.space->translate(va); !t) {
+      const std::uint64_t last = ctx.space->failing_range(t).last;  // >= va
+      if (last >= end - 1) break;
+      va = begin + ((last - begin) / step + 1) * step;  // the first probe past it
+      continue;
+    }
     if (has_mz(ctx, va) && try_candidate(ctx, va, method, rejected)) return true;
+    va += step;
   }
   return false;
 }

@@ -4,8 +4,8 @@
 
 namespace pagedump::discovery {
 
-std::unique_ptr<VirtualMemory> make_kernel_space(const PhysicalMemory& image, PagingMode paging,
-                                                 std::uint64_t dtb) {
+std::unique_ptr<AddressSpace> make_kernel_space(const PhysicalMemory& image, PagingMode paging,
+                                                std::uint64_t dtb) {
   return std::make_unique<AddressSpace>(image, paging, dtb);
 }
 

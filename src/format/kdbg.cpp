@@ -8,7 +8,8 @@ namespace pagedump::format {
 
 KdDebuggerData64 load_kdbg(std::span<const std::byte> bytes) noexcept {
   KdDebuggerData64 k{};
-  std::memcpy(&k, bytes.data(), std::min(bytes.size(), sizeof(k)));
+  // An empty span may carry a null data(): memcpy from it is undefined even for 0 bytes.
+  if (!bytes.empty()) std::memcpy(&k, bytes.data(), std::min(bytes.size(), sizeof(k)));
   return k;
 }
 

@@ -173,6 +173,11 @@ OutputFile::OutputFile(const std::string& target, bool overwrite, bool durable)
   if (const char* s = std::getenv("PAGEDUMP_TEST_STOP_AFTER")) {
     stop_after_ = std::strtoull(s, nullptr, 0);
   }
+  if (const char* s = std::getenv("PAGEDUMP_TEST_WRITE_ERROR")) {  // "OFFSET:ERRNO"
+    char* end = nullptr;
+    fail_at_ = std::strtoull(s, &end, 0);
+    fail_errno_ = *end == ':' ? std::atoi(end + 1) : EIO;
+  }
 }
 
 OutputFile::~OutputFile() {
@@ -202,8 +207,13 @@ void OutputFile::test_stop_hook(std::uint64_t end) noexcept {
 void OutputFile::write_at(std::uint64_t offset, std::span<const std::byte> bytes) {
   std::size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
-                         static_cast<off_t>(offset + done));
+    ssize_t n = -1;
+    if (fail_errno_ != 0 && offset + bytes.size() > fail_at_) {
+      errno = fail_errno_;  // test seam: PAGEDUMP_TEST_WRITE_ERROR
+    } else {
+      n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                   static_cast<off_t>(offset + done));
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       const int e = errno;

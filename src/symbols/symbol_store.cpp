@@ -29,6 +29,13 @@ std::optional<std::filesystem::path> child(const std::filesystem::path& dir, con
   return std::nullopt;
 }
 
+// A store path component must be one plain name: the file and key come from the dump (module
+// names, CodeView records), and "..", "/etc" or "a/b" would look outside the store.
+bool is_plain_name(std::string_view s) {
+  return !s.empty() && s != "." && s != ".." &&
+         s.find_first_of(std::string_view("/\\\0", 3)) == std::string_view::npos;
+}
+
 bool is_url(std::string_view s) { return s.find("://") != std::string_view::npos; }
 
 }  // namespace
@@ -71,6 +78,7 @@ std::string store_relative_path(const std::string& file_name, const std::string&
 std::optional<std::filesystem::path> find_in_store(const std::filesystem::path& store,
                                                    const std::string& file_name,
                                                    const std::string& key) {
+  if (!is_plain_name(file_name) || !is_plain_name(key)) return std::nullopt;
   auto d1 = child(store, file_name);
   if (!d1) return std::nullopt;
   auto d2 = child(*d1, key);

@@ -238,6 +238,17 @@ Translation AddressSpace::translate(std::uint64_t va) const {
   return t;
 }
 
+AddressSpace::VaRange AddressSpace::failing_range(const Translation& t) const noexcept {
+  if (t.ok() || t.level == 0 || t.fault == TranslationFault::outside_address_space) {
+    return {t.va, t.va};
+  }
+  // The entry at t.level (its read failed, or it is not valid or reserved) is the same for
+  // every VA of its span.
+  const std::uint64_t span = paging::entry_span(paging::shape(mode_), t.level);
+  const std::uint64_t first = t.va & ~(span - 1);
+  return {first, first + (span - 1)};
+}
+
 void AddressSpace::clear_cache() const noexcept {
   for (CacheEntry& c : cache_) c = CacheEntry{};
   cache_next_ = 0;

@@ -45,8 +45,10 @@ struct HeldPages {
     for (; it != runs.end() && it->first < first + count; ++it) {
       const std::uint64_t a = std::max(first, it->first);
       const std::uint64_t b = std::min(first + count, it->first + it->count);
-      for (std::uint64_t p = a; p < b; ++p) set.add(p);
-      if (b > a) held += b - a;
+      if (b > a) {
+        set.add_range(a, b - a);
+        held += b - a;
+      }
     }
     return count - held;
   }

@@ -46,6 +46,29 @@ void PfnBitmap::add(std::uint64_t pfn) {
   }
 }
 
+void PfnBitmap::add_range(std::uint64_t first, std::uint64_t count) {
+  // A word (64 PFNs) at a time and one block lookup per block: a hostile page table can map
+  // the same large pages under every entry of many tables, so this runs once per mapping.
+  while (count) {
+    auto [it, inserted] = blocks_.try_emplace(first / kBlockPfns);
+    if (inserted) it->second.assign(kBlockPfns / 64, 0);
+    std::uint64_t bit = first % kBlockPfns;
+    const std::uint64_t in_block = std::min(count, kBlockPfns - bit);
+    for (std::uint64_t left = in_block; left;) {
+      const std::uint64_t low = bit % 64;
+      const std::uint64_t n = std::min<std::uint64_t>(left, 64 - low);
+      const std::uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << low;
+      std::uint64_t& word = it->second[bit / 64];
+      pages_ += static_cast<std::uint64_t>(std::popcount(mask & ~word));
+      word |= mask;
+      bit += n;
+      left -= n;
+    }
+    first += in_block;
+    count -= in_block;
+  }
+}
+
 bool PfnBitmap::contains(std::uint64_t pfn) const {
   auto it = blocks_.find(pfn / kBlockPfns);
   if (it == blocks_.end()) return false;

@@ -56,6 +56,7 @@ class RunListPageSet final : public PageSet {
 class PfnBitmap final : public PageSet {
  public:
   void add(std::uint64_t pfn);
+  void add_range(std::uint64_t first, std::uint64_t count);  // [first, first + count)
   bool contains(std::uint64_t pfn) const;
   std::uint64_t page_count() const override { return pages_; }
   std::uint64_t end_pfn() const override;

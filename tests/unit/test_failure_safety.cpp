@@ -3,27 +3,32 @@
 // removed by the next run while a live writer's are kept, and planted links are not followed.
 // The writer is stopped at a known output offset (PAGEDUMP_TEST_STOP_AFTER: it raises SIGSTOP
 // there) and then killed or interrupted: no timing is involved.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "pagedump/synth/guest.h"
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
 #include "pagedump/io/output_file.h"
+#include "pagedump/synth/guest.h"
 #include "support/memory_image.h"
+#include "support/page_table_builder.h"
 #include "support/samples.h"
 #include "support/temp_dir.h"
 
@@ -82,7 +87,7 @@ struct Child {
 // Starts `pagedump ARGS` (split on spaces) with stderr to `err`, optionally stopping itself
 // after `stop_after` bytes of output and under a file-size limit.
 Child spawn(const std::string& args, const fs::path& err, std::uint64_t stop_after,
-            std::uint64_t fsize_limit = 0) {
+            std::uint64_t fsize_limit = 0, const std::string& write_error = {}) {
   std::vector<std::string> argv = {cli_path()};
   std::stringstream ss(args);
   for (std::string w; ss >> w;) argv.push_back(w);
@@ -93,6 +98,7 @@ Child spawn(const std::string& args, const fs::path& err, std::uint64_t stop_aft
     const int devnull = ::open("/dev/null", O_WRONLY);
     ::dup2(devnull, 1);
     if (stop_after) ::setenv("PAGEDUMP_TEST_STOP_AFTER", std::to_string(stop_after).c_str(), 1);
+    if (!write_error.empty()) ::setenv("PAGEDUMP_TEST_WRITE_ERROR", write_error.c_str(), 1);
     if (fsize_limit) {
       ::signal(SIGXFSZ, SIG_IGN);
       rlimit rl{fsize_limit, fsize_limit};
@@ -261,6 +267,136 @@ TEST_F(FailureSafety, FileSizeLimitGivesAClearErrorAndLeavesNothing) {
   EXPECT_TRUE(temporaries(dir.path()).empty());
 }
 
+// --- Write errors --------------------------------------------------------------------------
+
+// A write that fails (EIO from a dying disk, ENOSPC) through the CLI, complete and kernel dumps:
+// the error names the output, the offset and the errno text; exit 1; nothing is left. The
+// failure is injected by OutputFile's test seam (PAGEDUMP_TEST_WRITE_ERROR=OFFSET:ERRNO), as no
+// real disk fails on demand; the real full disk is the next test.
+TEST_F(FailureSafety, WriteErrorsGiveTheErrnoTextAndLeaveNothing) {
+  struct Case {
+    const char* type;
+    std::uint64_t at;
+    int err;
+    std::string text;
+  };
+  const std::vector<Case> cases = {
+      {"full", 16ull << 20, EIO, "failed: Input/output error; nothing was written"},
+      {"full", 16ull << 20, ENOSPC,
+       "failed: No space left on device (the disk is full); nothing was written"},
+      {"kernel", 0x10000, EIO, "failed: Input/output error; nothing was written"},
+      {"kernel", 0x10000, ENOSPC,
+       "failed: No space left on device (the disk is full); nothing was written"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.type) + " " + std::strerror(c.err));
+    TempDir dir;
+    const fs::path out = dir / "out.dmp";
+    Child child = spawn(convert_args(out) + " --type " + c.type, dir / "err", 0, 0,
+                        fmt::format("{:#x}:{}", c.at, c.err));
+    const int status = wait_end(child.pid);
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 1);
+    const std::string err = read_text(child.err);
+    const std::string head = "pagedump: error: " + out.string() + ": write at offset 0x";
+    const auto at = err.find(head);
+    ASSERT_NE(at, std::string::npos) << err;
+    // The offset named is the failed write's: pages, after the header (written last, at 0).
+    const std::uint64_t offset = std::stoull(err.substr(at + head.size()), nullptr, 16);
+    EXPECT_GT(offset, 0u) << err;
+    EXPECT_EQ(offset % 0x1000, 0u) << err;
+    EXPECT_NE(err.find(c.text), std::string::npos) << err;
+    EXPECT_FALSE(fs::exists(out));
+    EXPECT_TRUE(temporaries(dir.path()).empty());
+  }
+}
+
+namespace {
+
+// In a forked child: a private mount namespace (through a user namespace when not root) with a
+// tmpfs of `size` bytes at `at`. False where the system allows no namespaces (containers
+// without CAP_SYS_ADMIN, unprivileged user namespaces disabled).
+bool private_tmpfs(const fs::path& at, std::uint64_t size) {
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if (uid == 0 ? ::unshare(CLONE_NEWNS) != 0 : ::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+    return false;
+  }
+  if (uid != 0) {
+    auto put = [](const char* file, const std::string& text) {
+      std::ofstream f(file);
+      f << text;
+      return static_cast<bool>(f.flush());
+    };
+    if (!put("/proc/self/setgroups", "deny") ||
+        !put("/proc/self/uid_map", fmt::format("0 {} 1", uid)) ||
+        !put("/proc/self/gid_map", fmt::format("0 {} 1", gid))) {
+      return false;
+    }
+  }
+  // Nothing mounted here may propagate back to the real system.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  return ::mount("tmpfs", at.c_str(), "tmpfs", 0, fmt::format("size={}", size).c_str()) == 0;
+}
+
+}  // namespace
+
+// A real full disk: the kernel dump goes to a 64 MiB tmpfs (room for it, so the free-space
+// check passes); the writer is stopped once it has started, the test fills the tmpfs, and the
+// writer goes on into ENOSPC from the file system itself.
+TEST_F(FailureSafety, ARealFullDiskGivesAClearErrorAndLeavesNothing) {
+  TempDir dir;
+  const fs::path disk = dir / "disk";
+  fs::create_directory(disk);
+  const fs::path out = disk / "out.dmp";
+  const pid_t helper = ::fork();
+  if (helper == 0) {
+    if (!private_tmpfs(disk, 64ull << 20)) ::_exit(77);
+    Child c = spawn(convert_args(out) + " --type kernel", dir / "err", 0x10000);
+    std::ofstream result(dir / "result");
+    if (!wait_stopped(c.pid)) {
+      result << "the writer did not stop";
+      result.close();  // _exit flushes nothing
+      ::_exit(1);
+    }
+    // Fill what is left of the disk.
+    const int fd = ::open((disk / "filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char> block(1 << 20, 'x');
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    const int fill_errno = errno;
+    ::close(fd);
+    ::kill(c.pid, SIGCONT);
+    const int status = wait_end(c.pid);
+    result << (WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + status) << "\n"
+           << fill_errno << "\n";
+    for (const auto& e : fs::directory_iterator(disk))
+      result << e.path().filename().string() << "\n";
+    result.close();
+    ::_exit(0);
+  }
+  const int hs = wait_end(helper);
+  ASSERT_TRUE(WIFEXITED(hs));
+  if (WEXITSTATUS(hs) == 77)
+    GTEST_SKIP() << "no private mount namespace here (needs CAP_SYS_ADMIN or user namespaces)";
+  ASSERT_EQ(WEXITSTATUS(hs), 0) << read_text(dir / "result");
+  std::istringstream r(read_text(dir / "result"));
+  int exit_code = -1, fill_errno = 0;
+  r >> exit_code >> fill_errno;
+  std::vector<std::string> left;
+  for (std::string n; r >> n;) left.push_back(n);
+  EXPECT_EQ(fill_errno, ENOSPC);
+  EXPECT_EQ(exit_code, 1);
+  const std::string err = read_text(dir / "err");
+  EXPECT_NE(err.find("pagedump: error: " + out.string() + ": write at offset 0x"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("failed: No space left on device (the disk is full); nothing was written"),
+            std::string::npos)
+      << err;
+  // Only the filler: no output, no temporary file.
+  EXPECT_EQ(left, std::vector<std::string>{"filler"});
+}
+
 // --- Planted links -------------------------------------------------------------------------
 
 TEST_F(FailureSafety, LinkPlantedAtTheOutputIsReplacedNeverFollowed) {
@@ -381,4 +517,22 @@ TEST(DiscoveryHostile, TheReadBudgetEndsDiscoveryWithAClearError) {
       << err;
   // Past the budget reads fail before reaching the image.
   EXPECT_LE(m.read_calls(), 0x8000u / 8) << m.read_calls();
+}
+
+// A root that passes the KUSER_SHARED_DATA check and maps four other pages: the kernel scans
+// (32 GiB at 2 MiB steps, then 256 MiB at 4 KiB: 81,920 VAs, each probe reading at least one
+// entry) step over each PML4E, PDPTE and PDE that is not valid instead of probing every VA
+// under it. What remains is one walk per entry of the tables that exist (one PD, one PT).
+TEST(DiscoveryHostile, KernelScansStepOverWhatIsNotMapped) {
+  MemoryImage m("sparse");
+  m.map(0, 4ull << 20);
+  PageTableBuilder pt(m, PagingMode::x64_4level, 0x100000, 0x40000);
+  pt.add_self_map(0x1ED);
+  pt.map(0xFFFFF78000000000ull, 0x300000, kPageSize);
+  m.write_u32(0x300000 + 0x26C, 10);                       // NtMajorVersion
+  pt.map(0xFFFFF80000201000ull, 0x200000, 4 * kPageSize);  // probed, no MZ
+  const std::string err = discovery_error(m, {});
+  EXPECT_NE(err.find("no page-table root leads to ntoskrnl"), std::string::npos) << err;
+  EXPECT_NE(err.find("maps KUSER_SHARED_DATA"), std::string::npos) << err;
+  EXPECT_LT(m.read_calls(), 8000u) << m.read_calls();
 }

@@ -454,6 +454,30 @@ TEST(PfnBitmap, RunsAcrossWordsAndBlocks) {
   EXPECT_EQ(runs_of(s), expected);
 }
 
+// add_range sets whole words at a time: the same set and count as adding page by page, for
+// ranges that start and end inside words, fill words, cross blocks and overlap.
+TEST(PfnBitmap, AddRangeEqualsAddingEachPage) {
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges{
+      {3, 1},
+      {60, 140},
+      {64, 64},
+      {0, 0},
+      {(1u << 18) - 70, 200},
+      {100, 30},
+      {5, 700},
+      {1ull << 30, 1},
+      {(3ull << 18) - 1, (1ull << 18) + 2}};
+  writer::PfnBitmap ranged, single;
+  for (const auto& [first, count] : ranges) {
+    ranged.add_range(first, count);
+    for (std::uint64_t p = first; p < first + count; ++p) single.add(p);
+    EXPECT_EQ(ranged.page_count(), single.page_count()) << first << "+" << count;
+  }
+  EXPECT_EQ(runs_of(ranged), runs_of(single));
+  EXPECT_EQ(ranged.end_pfn(), single.end_pfn());
+  EXPECT_EQ(ranged.page_count(), 1u + 700u + 200u + 1u + (1ull << 18) + 2u);
+}
+
 TEST(PfnBitmap, RunListPageSetCountsAndEnd) {
   writer::RunListPageSet s({{1, 0x9E}, {0x100, 0x10}, {0x300, 0}});
   EXPECT_EQ(s.page_count(), 0xAEu);

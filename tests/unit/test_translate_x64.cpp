@@ -3,6 +3,7 @@
 
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pagedump/translate/address_space.h"
@@ -172,6 +173,33 @@ TEST_F(X64, InvalidEntryAndMissingTableAreDistinct) {
   EXPECT_EQ(t.status, ReadStatus::truncated);
   EXPECT_EQ(t.fault, TranslationFault::table_unreadable);
   EXPECT_EQ(t.file_offset, 0x1b0a28u);
+}
+
+// failing_range: the whole span of the entry that failed, at each level; a success or a
+// non-canonical VA is only itself.
+TEST_F(X64, FailingRangeIsTheSpanOfTheEntryThatFailed) {
+  pt.map(0xfffff80012345000, 0x7654000, 0x1000);
+  AddressSpace as(image, PagingMode::x64_4level, pt.dtb());
+  using P = std::pair<std::uint64_t, std::uint64_t>;
+  auto range = [&](std::uint64_t va) {
+    const AddressSpace::VaRange r = as.failing_range(as.translate(va));
+    return P(r.first, r.last);
+  };
+  // Empty PML4 slot 0x1f1: 512 GiB.
+  EXPECT_EQ(range(0xfffff88123456789), P(0xfffff88000000000, 0xfffff8ffffffffff));
+  // Empty PDPTE (the PDPT of slot 0x1f0 has one entry): 1 GiB.
+  EXPECT_EQ(range(0xfffff80123456789), P(0xfffff80100000000, 0xfffff8013fffffff));
+  // Empty PDE: 2 MiB.
+  EXPECT_EQ(range(0xfffff80012545678), P(0xfffff80012400000, 0xfffff800125fffff));
+  // Empty PTE: 4 KiB.
+  EXPECT_EQ(range(0xfffff80012346789), P(0xfffff80012346000, 0xfffff80012346fff));
+  // A success, and a non-canonical VA.
+  EXPECT_EQ(range(0xfffff80012345678), P(0xfffff80012345678, 0xfffff80012345678));
+  EXPECT_EQ(range(0x0000800000000000), P(0x0000800000000000, 0x0000800000000000));
+  // An unreadable PT: the PTE's 4 KiB only (other entries of a short table may be readable).
+  image.unmap(0x1b0000, 0x1000);
+  as.clear_cache();
+  EXPECT_EQ(range(0xfffff80012345678), P(0xfffff80012345000, 0xfffff80012345fff));
 }
 
 TEST_F(X64, PageSizeBitInPml4eIsReserved) {

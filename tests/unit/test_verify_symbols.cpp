@@ -12,13 +12,15 @@
 #include "pagedump/format/pdb.h"
 #include "pagedump/symbols/pdb_file.h"
 #include "pagedump/symbols/symbol_store.h"
+#include "pagedump/synth/guest.h"
+#include "support/pdb_builder.h"
 #include "support/samples.h"
 #include "support/temp_dir.h"
 #include "triage_builder.h"
-#include "pagedump/synth/guest.h"
 #include "verify_test_util.h"
 
 using namespace pagedump;
+using pagedump::test::make_pdb;
 using pagedump::test::TempDir;
 using verify::CheckStatus;
 namespace fs = std::filesystem;
@@ -29,31 +31,6 @@ void write_bytes(const fs::path& p, std::span<const std::byte> bytes) {
   fs::create_directories(p.parent_path());
   std::ofstream f(p, std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-// A minimal MSF 7.0 PDB: superblock, free block map, block map, directory, stream 1 (info) and
-// stream 3 (DBI header), 512-byte blocks.
-std::vector<std::byte> make_pdb(const std::array<std::uint8_t, 16>& guid, std::uint32_t info_age, std::uint32_t dbi_age) {
-  constexpr std::uint32_t bs = 512;
-  std::vector<std::byte> f(6 * bs);
-  format::MsfSuperBlock sb{};
-  std::memcpy(sb.FileMagic, format::kMsf7Magic, sizeof sb.FileMagic);
-  sb.BlockSize = bs;
-  sb.FreeBlockMapBlock = 1;
-  sb.NumBlocks = 6;
-  sb.NumDirectoryBytes = 4 + 4 * 4 + 2 * 4;
-  sb.BlockMapAddr = 2;
-  std::memcpy(f.data(), &sb, sizeof sb);
-  const std::uint32_t block_map[] = {3};
-  std::memcpy(f.data() + 2 * bs, block_map, sizeof block_map);
-  const std::uint32_t dir[] = {4, 0, sizeof(format::PdbInfoStreamHeader), 0, sizeof(format::DbiStreamHeaderStart), 4, 5};
-  std::memcpy(f.data() + 3 * bs, dir, sizeof dir);
-  format::PdbInfoStreamHeader info{20000404, 0x5F000000, info_age, {}};
-  std::memcpy(info.Guid, guid.data(), 16);
-  std::memcpy(f.data() + 4 * bs, &info, sizeof info);
-  format::DbiStreamHeaderStart dbi{-1, 19990903, dbi_age};
-  std::memcpy(f.data() + 5 * bs, &dbi, sizeof dbi);
-  return f;
 }
 
 // The guest's kernel GUID in its on-disk byte order (Data1..3 little-endian).
@@ -111,6 +88,26 @@ TEST(SymbolStore, LocalFolderOfASymbolPath) {
   EXPECT_EQ(symbols::local_store_folder("SRV*https://x.example/sym;/other"), fs::path("/other"));
   EXPECT_THROW(symbols::local_store_folder("srv*https://msdl.microsoft.com/download/symbols"), Error);
   EXPECT_EQ(symbols::image_store_key(0x0D8333E6, 0x1046000), "0D8333E61046000");
+}
+
+// File names and keys come from the dump: none may lead out of the store.
+TEST(SymbolStore, NamesThatLeaveTheStoreAreNeverLookedUp) {
+  TempDir dir;
+  const fs::path store = dir / "store";
+  write_bytes(store / "a.pdb" / "KEY1" / "a.pdb", make_pdb({}, 1, 1));
+  // Without the check, "../o" would find dir/o/KEY1/../o, i.e. dir/o/o, outside the store.
+  write_bytes(dir / "o" / "KEY1" / "placeholder", make_pdb({}, 1, 1));
+  write_bytes(dir / "o" / "o", make_pdb({}, 1, 1));
+  ASSERT_TRUE(symbols::find_in_store(store, "A.PDB", "key1"));
+  EXPECT_EQ(*symbols::find_in_store(store, "A.PDB", "key1"), store / "a.pdb" / "KEY1" / "a.pdb");
+  EXPECT_FALSE(symbols::find_in_store(store, "../o", "KEY1"));
+  EXPECT_FALSE(symbols::find_in_store(store, (dir / "o").string(), "KEY1"));
+  EXPECT_FALSE(symbols::find_in_store(store, "..", "KEY1"));
+  EXPECT_FALSE(symbols::find_in_store(store, ".", "."));
+  EXPECT_FALSE(symbols::find_in_store(store, "a.pdb", "../a.pdb/KEY1"));
+  EXPECT_FALSE(symbols::find_in_store(store, "a.pdb\\..", "KEY1"));
+  EXPECT_FALSE(symbols::find_in_store(store, "", "KEY1"));
+  EXPECT_FALSE(symbols::find_in_store(store, std::string("a.pdb\0x", 7), "KEY1"));
 }
 
 TEST(SymbolStore, RealPdbIdentity) {

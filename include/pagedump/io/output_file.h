@@ -63,6 +63,10 @@ class OutputFile {
   std::uint64_t stop_after_ = 0;  // PAGEDUMP_TEST_STOP_AFTER (0: off)
   std::uint64_t written_end_ = 0;   // highest byte written so far
   std::uint64_t writeback_to_ = 0;  // disk writes started for [0, writeback_to_)
+  // PAGEDUMP_TEST_WRITE_ERROR=OFFSET:ERRNO: a write_at() that reaches past OFFSET fails with
+  // ERRNO instead of writing (tests of EIO / ENOSPC without a failing disk). 0: off.
+  std::uint64_t fail_at_ = 0;
+  int fail_errno_ = 0;
 };
 
 // Throws Error(usage) when `output` is one of `inputs` (the same file: equal path, a hard

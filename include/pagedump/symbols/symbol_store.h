@@ -19,7 +19,9 @@ std::string image_store_key(std::uint32_t time_date_stamp, std::uint32_t size_of
 // "name/key/name".
 std::string store_relative_path(const std::string& file_name, const std::string& key);
 
-// The file at store/FILE/KEY/FILE, matching each component case-insensitively.
+// The file at store/FILE/KEY/FILE, matching each component case-insensitively. FILE and KEY
+// come from the dump (hostile input): one that is not a single plain name (empty, "." or
+// "..", or holding '/', '\\' or NUL) is never looked up, so nothing outside the store is found.
 std::optional<std::filesystem::path> find_in_store(const std::filesystem::path& store,
                                                    const std::string& file_name,
                                                    const std::string& key);

@@ -145,6 +145,15 @@ class AddressSpace : public VirtualMemory {
 
   Translation translate(std::uint64_t va) const;
 
+  // For a failed translation, the VAs [first, last] around t.va that fail the same way: all
+  // go through the entry that was not valid, reserved or unreadable (its whole span). For
+  // outside_address_space, or a successful translation, only t.va. Lets a scan step over
+  // what is not mapped instead of probing each address of it.
+  struct VaRange {
+    std::uint64_t first = 0, last = 0;
+  };
+  VaRange failing_range(const Translation& t) const noexcept;
+
   // Reads through translate(), page by page. On failure the result names the first VA that
   // could not be read: not_mapped (no translation), or the status of the physical read of a
   // table or of the data (not_present, truncated, io_error), with its file offset.
