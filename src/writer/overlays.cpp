@@ -55,17 +55,4 @@ std::uint64_t Overlays::first_page_touched(std::uint64_t pa, std::uint64_t end) 
   return end;
 }
 
-std::vector<std::uint64_t> Overlays::pages() const {
-  std::vector<std::uint64_t> out;
-  for (const auto& p : patches_) {
-    for (std::uint64_t page = p.pa & ~(kPageSize - 1); page < p.pa + p.bytes.size();
-         page += kPageSize) {
-      if (out.empty() || out.back() != page) out.push_back(page);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 }  // namespace pagedump::writer

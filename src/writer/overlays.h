@@ -19,8 +19,6 @@ class Overlays {
                    const std::string& what, std::vector<std::string>& notes);
   // Patches the part of [pa, pa + chunk.size()) the overlays cover.
   void apply(std::uint64_t pa, std::span<std::byte> chunk) const;
-  // Physical pages that carry an overlay (each page once, ascending).
-  std::vector<std::uint64_t> pages() const;
   // The first page-aligned address in [pa, end) whose page carries an overlay; `end` if none.
   std::uint64_t first_page_touched(std::uint64_t pa, std::uint64_t end) const;
   bool empty() const noexcept { return patches_.empty(); }

@@ -7,8 +7,7 @@
 namespace pagedump::writer {
 
 PageStream::PageStream(const PhysicalMemory& image, const Overlays& overlays)
-    : image_(image), overlays_(overlays), corrected_(overlays.pages()),
-      buffer_(kChunkPages * kPageSize) {}
+    : image_(image), overlays_(overlays), buffer_(kChunkPages * kPageSize) {}
 
 void PageStream::stream(const PfnRun& run, const std::function<void(const PageSpan&)>& visit) {
   const std::uint64_t end = run.first + run.count;
@@ -31,8 +30,9 @@ void PageStream::stream(const PfnRun& run, const std::function<void(const PageSp
     auto data = std::span(buffer_).first(n * kPageSize);
     read_corrected_pages(image_, overlays_, pfn, data);
     auto is_zero = [&](std::uint64_t i) {
+      const std::uint64_t page = (pfn + i) * kPageSize;
       return is_zero_page(data.subspan(i * kPageSize, kPageSize)) &&
-             !std::binary_search(corrected_.begin(), corrected_.end(), (pfn + i) * kPageSize);
+             overlays_.first_page_touched(page, page + kPageSize) == page + kPageSize;
     };
     for (std::uint64_t i = 0; i < n;) {
       const bool zero = is_zero(i);

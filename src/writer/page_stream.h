@@ -36,7 +36,6 @@ class PageStream {
  private:
   const PhysicalMemory& image_;
   const Overlays& overlays_;
-  std::vector<std::uint64_t> corrected_;  // page addresses carrying an overlay
   std::vector<std::byte> buffer_;
 };
 
