@@ -90,18 +90,22 @@ StoredExtent SegmentedImage::stored_extent(std::uint64_t pa, std::uint64_t limit
   auto it = std::upper_bound(segments_.begin(), segments_.end(), pa,
                              [](std::uint64_t a, const ImageSegment& s) { return a < s.range.end(); });
   if (it == segments_.end() || pa < it->range.base || limit <= pa) return {false, limit};
-  const std::uint64_t end = std::min(it->range.end(), limit);
   const std::uint64_t off = it->file_offset + (pa - it->range.base);
-  const off_t data = ::lseek(file_.fd(), static_cast<off_t>(off), SEEK_DATA);
+  const StoredExtent e = file_extent(file_, off, off + (std::min(it->range.end(), limit) - pa));
+  return {e.known_zero, pa + (e.end - off)};
+}
+
+StoredExtent file_extent(const InputFile& file, std::uint64_t offset, std::uint64_t limit) {
+  const off_t data = ::lseek(file.fd(), static_cast<off_t>(offset), SEEK_DATA);
   if (data < 0) {
     // ENXIO: hole up to the end of the file. Anything else: the file system reports no holes.
-    return errno == ENXIO ? StoredExtent{true, end} : StoredExtent{false, end};
+    return {errno == ENXIO, limit};
   }
   const auto data_at = static_cast<std::uint64_t>(data);
-  if (data_at > off) return {true, std::min(end, pa + (data_at - off))};
-  const off_t hole = ::lseek(file_.fd(), static_cast<off_t>(off), SEEK_HOLE);
-  if (hole < 0 || static_cast<std::uint64_t>(hole) <= off) return {false, end};
-  return {false, std::min(end, pa + (static_cast<std::uint64_t>(hole) - off))};
+  if (data_at > offset) return {true, std::min(limit, data_at)};
+  const off_t hole = ::lseek(file.fd(), static_cast<off_t>(offset), SEEK_HOLE);
+  if (hole < 0 || static_cast<std::uint64_t>(hole) <= offset) return {false, limit};
+  return {false, std::min(limit, static_cast<std::uint64_t>(hole))};
 }
 
 // Below this size a plain read is cheaper than asking the file system where its holes are.
@@ -113,28 +117,14 @@ std::size_t read_file_sparse(const InputFile& file, std::uint64_t offset, std::s
   while (done < out.size()) {
     const std::uint64_t pos = offset + done;
     if (pos >= file.size()) break;
-    off_t data = ::lseek(file.fd(), static_cast<off_t>(pos), SEEK_DATA);
-    std::uint64_t data_at;
-    if (data < 0) {
-      // ENXIO: no data from pos to the end of the file (all hole); anything else (a file system
-      // without hole reporting): read plainly.
-      if (errno != ENXIO) return done + file.read_at(pos, out.subspan(done));
-      data_at = file.size();
-    } else {
-      data_at = static_cast<std::uint64_t>(data);
-    }
-    if (data_at > pos) {
-      const std::uint64_t zero_end = std::min(data_at, file.size());
-      const std::size_t zeros =
-          static_cast<std::size_t>(std::min<std::uint64_t>(zero_end - pos, out.size() - done));
-      std::memset(out.data() + done, 0, zeros);
-      done += zeros;
+    const StoredExtent e =
+        file_extent(file, pos, std::min<std::uint64_t>(pos + (out.size() - done), file.size()));
+    const auto n = static_cast<std::size_t>(e.end - pos);
+    if (e.known_zero) {
+      std::memset(out.data() + done, 0, n);
+      done += n;
       continue;
     }
-    off_t hole = ::lseek(file.fd(), static_cast<off_t>(pos), SEEK_HOLE);
-    std::uint64_t hole_at = hole < 0 ? file.size() : static_cast<std::uint64_t>(hole);
-    const std::size_t n = static_cast<std::size_t>(
-        std::min<std::uint64_t>(hole_at > pos ? hole_at - pos : 1, out.size() - done));
     const std::size_t got = file.read_at(pos, out.subspan(done, n));
     done += got;
     if (got != n) break;

@@ -52,6 +52,11 @@ class SegmentedImage : public PhysicalMemory {
   std::vector<CpuState> cpus_;
 };
 
+// How the file stores [offset, limit) from `offset` on: a hole (zeros, by SEEK_DATA) or data
+// (up to the next hole, by SEEK_HOLE), up to `end`. All data when the file system reports no
+// holes.
+StoredExtent file_extent(const InputFile& file, std::uint64_t offset, std::uint64_t limit);
+
 // Reads file bytes at `offset` into `out`; runs that the file system reports as holes
 // (SEEK_DATA/SEEK_HOLE) are filled with zeros without reading. Returns the count of bytes
 // available (short only at end of file).
