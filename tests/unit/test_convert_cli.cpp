@@ -205,6 +205,26 @@ TEST(ConvertCliSafety, ExistingFileUnchangedWithoutForce) {
   EXPECT_EQ(files, 2u);  // the image and the dump: no temporary left behind
 }
 
+// One --bugcheck parser serves every dump type: a malformed value is a usage error (exit 2).
+TEST(ConvertCliSafety, MalformedBugcheckIsAUsageErrorForEveryType) {
+  TempDir dir;
+  auto g = build_guest(small_guest(GuestArch::x64, true, true));
+  auto img = write_image(g, GuestImageFormat::elf_qemu, dir, "image.elf");
+  for (const char* type : {"full", "kernel", "small"}) {
+    SCOPED_TRACE(type);
+    auto r = pagedump_cmd("convert " + q(img.path) + " --type " + type + " -o " +
+                          q(dir / "out.dmp") + " --bugcheck 0x1a,zz");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.err, HasSubstr("--bugcheck takes CODE[,P1,P2,P3,P4] with a 32-bit code, not "
+                                 "'0x1a,zz'"));
+    r = pagedump_cmd("convert " + q(img.path) + " --type " + type + " -o " + q(dir / "out.dmp") +
+                     " --bugcheck 0x100000000");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_THAT(r.err, HasSubstr("--bugcheck takes CODE[,P1,P2,P3,P4] with a 32-bit code"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "out.dmp"));
+  }
+}
+
 // --no-sync changes when the bytes reach the disk, never which bytes are written.
 TEST(ConvertCliSafety, NoSyncWritesTheSameDumpOfEveryType) {
   TempDir dir;

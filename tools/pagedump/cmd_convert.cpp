@@ -2,16 +2,15 @@
 // step that appends memory to it, and both in one.
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "convert_result.h"
 #include "convert_small.h"
 #include "image_options.h"
 #include "pagedump/crashdump_header.h"
 #include "pagedump/error.h"
-#include "pagedump/format/bugcheck.h"
 #include "pagedump/io/input_file.h"
 #include "pagedump/io/output_file.h"
 #include "pagedump/sources/vmware_image.h"
@@ -35,21 +34,6 @@ struct WriteArgs {
   bool no_sync = false;
 };
 
-std::optional<Bugcheck> parse_bugcheck(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::stringstream ss(text);
-  std::string part;
-  std::vector<std::uint64_t> v;
-  while (std::getline(ss, part, ',')) v.push_back(parse_u64(part));
-  if (v.empty() || v.size() > 5 || v[0] > 0xFFFFFFFFull) {
-    throw Error(ErrorKind::usage, "--bugcheck takes CODE[,P1,P2,P3,P4] with a 32-bit code");
-  }
-  Bugcheck b;
-  b.code = static_cast<std::uint32_t>(v[0]);
-  for (std::size_t i = 1; i < v.size(); ++i) b.parameters[i - 1] = v[i];
-  return b;
-}
-
 std::string status_name(PAGEDUMP_NTSTATUS s) {
   switch (s) {
     case PAGEDUMP_STATUS_SUCCESS: return "STATUS_SUCCESS";
@@ -58,30 +42,6 @@ std::string status_name(PAGEDUMP_NTSTATUS s) {
     case PAGEDUMP_STATUS_NOT_SUPPORTED: return "STATUS_NOT_SUPPORTED";
     default: return "STATUS_UNSUCCESSFUL";
   }
-}
-
-void print_result(const DumpWriteResult& r, bool json) {
-  if (json) {
-    print_json({{"output", r.output},
-                {"dump_type", r.dump_type},
-                {"bytes_written", r.bytes_written},
-                {"pages", r.pages},
-                {"seconds", r.seconds},
-                {"bugcheck", {{"code", r.bugcheck.code},
-                              {"name", std::string(format::bugcheck_name(r.bugcheck.code))},
-                              {"parameters", r.bugcheck.parameters}}},
-                {"notes", r.notes}});
-    return;
-  }
-  const char* kind = r.dump_type == 1   ? "complete"
-                     : r.dump_type == 5 ? "bitmap full"
-                     : r.dump_type == 6 ? "kernel bitmap"
-                                        : "crash";
-  std::cout << fmt::format("wrote {} ({} dump, DumpType {}): {} pages, {} bytes in {:.2f} s\n",
-                           r.output, kind, r.dump_type, r.pages, r.bytes_written, r.seconds);
-  std::cout << fmt::format("bugcheck {:#x} {}\n", r.bugcheck.code,
-                           format::bugcheck_name(r.bugcheck.code));
-  for (const auto& n : r.notes) std::cout << "note: " << n << '\n';
 }
 
 CompleteDumpOptions dump_options(const WriteArgs& a, const OpenedImage& o) {
@@ -192,7 +152,7 @@ void register_attach(Registry& r) {
         std::min<std::uint64_t>(header_file.size(), crash_dump_header_size(o.system)));
     header_file.read_exact(0, header, "the header");
     auto result = attach_complete_dump(*o.image, o.system, header, dump_options(*a, o));
-    print_result(result, a->json);
+    print_write_result(result, a->json);
     return kSuccess;
   });
 }
@@ -227,7 +187,7 @@ void register_convert(Registry& r) {
     const DumpWriteResult result =
         a->type == "kernel" ? write_kernel_dump(*o.image, o.system, kernel_options(*a, o))
                             : write_complete_dump(*o.image, o.system, dump_options(*a, o));
-    print_result(result, a->json);
+    print_write_result(result, a->json);
     return kSuccess;
   });
 }

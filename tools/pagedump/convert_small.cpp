@@ -1,12 +1,9 @@
 #include "convert_small.h"
 
-#include <iostream>
-#include <sstream>
-
 #include <fmt/format.h>
 
+#include "convert_result.h"
 #include "pagedump/error.h"
-#include "pagedump/format/bugcheck.h"
 #include "pagedump/writer/small_dump.h"
 
 namespace pagedump::cli {
@@ -18,21 +15,6 @@ std::uint64_t parse_size(const std::string& text, const char* option) {
   } catch (const CLI::ValidationError&) {
     throw Error(ErrorKind::usage, fmt::format("{} takes a byte count, not '{}'", option, text));
   }
-}
-
-std::optional<Bugcheck> parse_bugcheck_text(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::stringstream ss(text);
-  std::string part;
-  std::vector<std::uint64_t> v;
-  while (std::getline(ss, part, ',')) v.push_back(parse_size(part, "--bugcheck"));
-  if (v.empty() || v.size() > 5 || v[0] > 0xFFFFFFFFull) {
-    throw Error(ErrorKind::usage, "--bugcheck takes CODE[,P1,P2,P3,P4] with a 32-bit code");
-  }
-  Bugcheck b;
-  b.code = static_cast<std::uint32_t>(v[0]);
-  for (std::size_t i = 1; i < v.size(); ++i) b.parameters[i - 1] = v[i];
-  return b;
 }
 
 }  // namespace
@@ -82,30 +64,14 @@ int run_convert_small(const OpenedImage& o, const SmallArgs& a, const std::strin
   opts.classic = a.classic;
   if (!a.max_size.empty()) opts.max_size = parse_size(a.max_size, "--max-size");
   opts.cpu = a.cpu;
-  opts.bugcheck = parse_bugcheck_text(bugcheck_text);
+  opts.bugcheck = parse_bugcheck(bugcheck_text);
   opts.source_format = std::string(o.image->format_name());
   if (opts.cpu && *opts.cpu >= o.system.cpus.size()) {
     throw Error(ErrorKind::usage, fmt::format("--cpu {}: the machine has {} processors", *opts.cpu,
                                               o.system.cpus.size()));
   }
   const auto r = write_small_dump(*o.image, o.system, opts);
-  if (json) {
-    print_json({{"output", r.output},
-                {"dump_type", r.dump_type},
-                {"bytes_written", r.bytes_written},
-                {"pages", r.pages},
-                {"seconds", r.seconds},
-                {"bugcheck", {{"code", r.bugcheck.code},
-                              {"name", std::string(format::bugcheck_name(r.bugcheck.code))},
-                              {"parameters", r.bugcheck.parameters}}},
-                {"notes", r.notes}});
-  } else {
-    std::cout << fmt::format("wrote {} (small memory dump, DumpType {}): {} bytes in {:.2f} s\n",
-                             r.output, r.dump_type, r.bytes_written, r.seconds);
-    std::cout << fmt::format("bugcheck {:#x} {}\n", r.bugcheck.code,
-                             format::bugcheck_name(r.bugcheck.code));
-    for (const auto& n : r.notes) std::cout << "note: " << n << '\n';
-  }
+  print_write_result(r, json);
   return kSuccess;
 }
 
