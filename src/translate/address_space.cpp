@@ -111,35 +111,40 @@ bool AddressSpace::in_address_space(std::uint64_t va) const noexcept {
 
 // Page-table pages read by walks, whole: random reads through a dump then cost one read of the
 // data page, not one more per level. 32 pages (128 KiB) hold the upper levels and the page-table
-// pages of a working set of 64 MiB of 4 KiB mappings.
+// pages of a working set of 64 MiB of 4 KiB mappings. Eight sets of four, chosen by the page
+// number, so a level's look-up compares four addresses, not 32.
 class AddressSpace::TablePages {
  public:
-  static constexpr std::size_t kSlots = 32;
-  TablePages() : bytes_(std::make_unique<std::byte[]>(kSlots * kPageSize)) { pa_.fill(kEmpty); }
+  static constexpr std::size_t kWays = 4;
+  static constexpr std::size_t kSets = 8;
+  TablePages() : bytes_(std::make_unique<std::byte[]>(kSets * kWays * kPageSize)) { clear(); }
 
   // The bytes of the page at page_pa, read from memory unless cached; nullptr when the whole
   // page cannot be read (the caller then reads the one entry and reports its failure).
   const std::byte* page(const PhysicalMemory& memory, std::uint64_t page_pa) {
-    for (std::size_t i = 0; i < kSlots; ++i) {
-      if (pa_[i] == page_pa) return bytes_.get() + i * kPageSize;
+    const std::size_t set = (page_pa / kPageSize) % kSets;
+    std::uint64_t* const tags = pa_.data() + set * kWays;
+    for (std::size_t w = 0; w < kWays; ++w) {
+      if (tags[w] == page_pa) return bytes_.get() + (set * kWays + w) * kPageSize;
     }
-    std::byte* slot = bytes_.get() + next_ * kPageSize;
-    pa_[next_] = kEmpty;
+    const std::size_t w = next_[set];
+    std::byte* slot = bytes_.get() + (set * kWays + w) * kPageSize;
+    tags[w] = kEmpty;
     if (!memory.read_physical(page_pa, std::span(slot, kPageSize))) return nullptr;
-    pa_[next_] = page_pa;
-    next_ = (next_ + 1) % kSlots;
+    tags[w] = page_pa;
+    next_[set] = static_cast<std::uint8_t>((w + 1) % kWays);
     return slot;
   }
   void clear() noexcept {
     pa_.fill(kEmpty);
-    next_ = 0;
+    next_.fill(0);
   }
 
  private:
   static constexpr std::uint64_t kEmpty = ~std::uint64_t(0);
   std::unique_ptr<std::byte[]> bytes_;
-  std::array<std::uint64_t, kSlots> pa_{};
-  std::size_t next_ = 0;
+  std::array<std::uint64_t, kSets * kWays> pa_{};
+  std::array<std::uint8_t, kSets> next_{};
 };
 
 AddressSpace::~AddressSpace() = default;
@@ -178,7 +183,14 @@ Translation AddressSpace::walk(std::uint64_t va) const {
   }
   const paging::ModeShape& s = paging::shape(mode_);
   std::uint64_t table = root_;
-  for (int level = s.levels; level >= 1; --level) {
+  int level = s.levels;
+  const std::uint64_t leaf_key = va / paging::entry_span(s, 2);
+  LeafTable& hint = leaf_tables_[leaf_key % kLeafTableSlots];
+  if (hint.key == leaf_key) {
+    table = hint.table;
+    level = 1;
+  }
+  for (; level >= 1; --level) {
     t.level = level;
     t.entry = 0;
     t.entry_pa = table + paging::entry_index(s, level, va) * s.entry_size;
@@ -206,7 +218,10 @@ Translation AddressSpace::walk(std::uint64_t va) const {
         t.page_size = d.size;
         t.pa = d.address + (va & (d.size - 1));
         return t;
-      case paging::EntryKind::table: table = d.address; break;
+      case paging::EntryKind::table:
+        table = d.address;
+        if (level == 2) hint = {leaf_key, table};
+        break;
     }
   }
   // Level 1 entries are never tables, so the loop always returns.
@@ -216,24 +231,26 @@ Translation AddressSpace::walk(std::uint64_t va) const {
 }
 
 Translation AddressSpace::translate(std::uint64_t va) const {
-  for (const CacheEntry& c : cache_) {
-    if (c.size != 0 && va - c.va < c.size) {
+  CacheEntry& small = small_[(va / kPageSize) % kSmallSlots];
+  CacheEntry& large = large_[(va >> 21) % kLargeSlots];
+  for (const CacheEntry* c : {&small, &large}) {
+    if (c->size != 0 && va - c->va < c->size) {
       Translation t;
       t.status = ReadStatus::ok;
       t.va = va;
-      t.pa = c.pa + (va - c.va);
-      t.page_size = c.size;
-      t.level = c.level;
-      t.entry = c.entry;
-      t.entry_pa = c.entry_pa;
+      t.pa = c->pa + (va - c->va);
+      t.page_size = c->size;
+      t.level = c->level;
+      t.entry = c->entry;
+      t.entry_pa = c->entry_pa;
       return t;
     }
   }
   Translation t = walk(va);
   if (t.ok()) {
     const std::uint64_t offset = va & (t.page_size - 1);
-    cache_[cache_next_] = {va - offset, t.page_size, t.pa - offset, t.level, t.entry, t.entry_pa};
-    cache_next_ = (cache_next_ + 1) % kCacheSlots;
+    (t.page_size == kPageSize ? small : large) =
+        {va - offset, t.page_size, t.pa - offset, t.level, t.entry, t.entry_pa};
   }
   return t;
 }
@@ -250,8 +267,9 @@ AddressSpace::VaRange AddressSpace::failing_range(const Translation& t) const no
 }
 
 void AddressSpace::clear_cache() const noexcept {
-  for (CacheEntry& c : cache_) c = CacheEntry{};
-  cache_next_ = 0;
+  for (CacheEntry& c : small_) c = CacheEntry{};
+  for (CacheEntry& c : large_) c = CacheEntry{};
+  for (LeafTable& l : leaf_tables_) l = LeafTable{};
   if (tables_) tables_->clear();
 }
 

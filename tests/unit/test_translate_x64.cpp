@@ -318,3 +318,30 @@ TEST_F(X64, CacheServesRepeatsUntilCleared) {
   as.clear_cache();
   EXPECT_EQ(as.translate(0xfffff80000001000).pa, 0x7000u);
 }
+
+TEST_F(X64, CacheSlotsSharedByDistantAddressesNeverMixTheirTables) {
+  // The translation cache keeps 4 KiB leaves in 32 slots chosen by VA page, large ones by 2 MiB
+  // of VA, and the last-level table of a 2 MiB span in 16 slots: these addresses collide in
+  // every one of them (32 pages apart, 16 and 32 spans of 2 MiB apart), each through its own
+  // page table, and must come out as their own.
+  const std::uint64_t a = 0xfffff80000001000;
+  const std::uint64_t b = a + 32 * 0x1000;         // same 4 KiB slot, same table
+  const std::uint64_t c = a + 16 * kLargePage2M;   // same table slot, another table
+  const std::uint64_t d = a + 32 * kLargePage2M;   // again, and a third table
+  const std::uint64_t big = 0xfffff80000000000 + 8 * kLargePage2M;  // a 2 MiB page in slot 0
+  pt.map(a, 0x5000, 0x1000);
+  pt.map(b, 0x6000, 0x1000);
+  pt.map(c, 0x7000, 0x1000);
+  pt.map(d, 0x8000, 0x1000);
+  pt.map(big, 0x40000000, kLargePage2M, kLargePage2M);
+  AddressSpace as(image, PagingMode::x64_4level, pt.dtb());
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(as.translate(a + 0x10).pa, 0x5010u);
+    EXPECT_EQ(as.translate(c + 0x20).pa, 0x7020u);
+    EXPECT_EQ(as.translate(b + 0x30).pa, 0x6030u);
+    EXPECT_EQ(as.translate(d + 0x40).pa, 0x8040u);
+    EXPECT_EQ(as.translate(big + 0x1234).pa, 0x40001234u);
+    EXPECT_EQ(as.translate(a + 0x2000).status, ReadStatus::not_mapped);  // same table, no entry
+    EXPECT_EQ(as.translate(c + 0x1000).status, ReadStatus::not_mapped);
+  }
+}

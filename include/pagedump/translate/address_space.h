@@ -192,7 +192,17 @@ class AddressSpace : public VirtualMemory {
     std::uint64_t entry = 0;
     std::uint64_t entry_pa = 0;
   };
-  static constexpr std::size_t kCacheSlots = 8;
+  // Recent translations, as a TLB: 4 KiB leaves by VA page, larger ones by 2 MiB of VA, so a
+  // look-up checks two slots.
+  static constexpr std::size_t kSmallSlots = 32;
+  static constexpr std::size_t kLargeSlots = 8;
+  // The last-level table serving a span of one level-2 entry (2 or 4 MiB of VA), as a CPU's
+  // paging-structure cache keeps it: a walk that hits starts at level 1.
+  struct LeafTable {
+    std::uint64_t key = ~std::uint64_t(0);  // va / span of a level-2 entry
+    std::uint64_t table = 0;                // physical address of the level-1 table
+  };
+  static constexpr std::size_t kLeafTableSlots = 16;
   class TablePages;
 
   Translation walk(std::uint64_t va) const;
@@ -202,8 +212,9 @@ class AddressSpace : public VirtualMemory {
   PagingMode mode_;
   std::uint64_t dtb_;
   std::uint64_t root_;
-  mutable CacheEntry cache_[kCacheSlots]{};
-  mutable std::size_t cache_next_ = 0;
+  mutable CacheEntry small_[kSmallSlots]{};
+  mutable CacheEntry large_[kLargeSlots]{};
+  mutable LeafTable leaf_tables_[kLeafTableSlots]{};
   mutable std::unique_ptr<TablePages> tables_;  // recently read table pages, made on first walk
 };
 
