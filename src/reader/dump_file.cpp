@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "dump_file_internal.h"
+#include "page_cache.h"
 #include "pagedump/format/common.h"
 
 namespace pagedump {
@@ -76,7 +77,7 @@ std::string_view DumpHeaderInfo::architecture() const noexcept {
 DumpFile::DumpFile(InputFile file) : file_(std::move(file)) {}
 DumpFile::~DumpFile() = default;
 
-std::unique_ptr<DumpFile> DumpFile::open(const std::string& path) {
+std::unique_ptr<DumpFile> DumpFile::open(const std::string& path, std::size_t cache_bytes) {
   InputFile file(path);
   std::byte head[8]{};
   std::size_t got = file.read_at(0, head);
@@ -88,6 +89,7 @@ std::unique_ptr<DumpFile> DumpFile::open(const std::string& path) {
          header_size, is64 ? "PAGEDU64" : "PAGEDUMP");
   }
   std::unique_ptr<DumpFile> dump(new DumpFile(std::move(file)));
+  dump->cache_ = std::make_unique<reader_detail::PageCache>(dump->file_, cache_bytes);
   dump->raw_header_.resize(header_size);
   dump->file_.read_exact(0, dump->raw_header_, "dump header");
   dump->header_.is64 = is64;

@@ -179,7 +179,6 @@ std::optional<std::uint64_t> DumpFile::bitmap_page_index(std::uint64_t pfn) cons
   const std::uint64_t c = pfn / BitmapIndex::kChunkBits;
   const std::uint64_t bit = pfn % BitmapIndex::kChunkBits;
   if (ix.rank[c + 1] == ix.rank[c]) return std::nullopt;  // an empty chunk: no read needed
-  std::lock_guard lock(ix.mutex);
   const auto& k = ix.load(c, file_);
   const std::uint64_t word = k.words[bit / 64];
   const std::uint64_t b = bit % 64;
@@ -193,7 +192,7 @@ std::uint64_t DumpFile::bitmap_select(std::uint64_t n) const {
   // The chunk c with rank[c] <= n < rank[c + 1].
   auto it = std::upper_bound(ix.rank.begin(), ix.rank.end(), n);
   const std::uint64_t c = static_cast<std::uint64_t>(it - ix.rank.begin()) - 1;
-  std::lock_guard lock(ix.mutex);
+  std::lock_guard lock(cache_mutex_);
   const auto& k = ix.load(c, file_);
   std::uint64_t left = n - ix.rank[c];
   // The last word with fewer than `left + 1` pages before it holds the page.

@@ -4,7 +4,6 @@
 #include <array>
 #include <algorithm>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -54,8 +53,7 @@ struct DumpFile::BitmapIndex {
   std::uint64_t bit_count = 0;
   std::vector<std::uint64_t> rank;  // present pages before chunk i; rank.back() = total
 
-  mutable std::mutex mutex;
-  mutable std::array<Chunk, kCachedChunks> cache;
+  mutable std::array<Chunk, kCachedChunks> cache;  // guarded by DumpFile::cache_mutex_
   mutable std::size_t next_victim = 0;
 
   std::uint64_t chunks() const { return (bit_count + kChunkBits - 1) / kChunkBits; }
@@ -63,7 +61,7 @@ struct DumpFile::BitmapIndex {
     std::uint64_t total = (bit_count + 7) / 8;
     return std::min(kChunkBytes, total - c * kChunkBytes);
   }
-  // Chunk c, read from the file unless cached. The caller holds `mutex`.
+  // Chunk c, read from the file unless cached. The caller holds DumpFile::cache_mutex_.
   const Chunk& load(std::uint64_t c, const InputFile& file) const;
 };
 

@@ -2,11 +2,17 @@
 #include <algorithm>
 
 #include "dump_file_internal.h"
+#include "page_cache.h"
 #include "pagedump/reader/dump_file.h"
 
 namespace pagedump {
 
 std::optional<std::uint64_t> DumpFile::page_file_offset(std::uint64_t pfn) const {
+  std::lock_guard lock(cache_mutex_);
+  return page_offset_locked(pfn);
+}
+
+std::optional<std::uint64_t> DumpFile::page_offset_locked(std::uint64_t pfn) const {
   switch (layout_) {
     case MemoryLayout::none: return std::nullopt;
     case MemoryLayout::runs:
@@ -29,6 +35,10 @@ std::optional<std::uint64_t> DumpFile::page_file_offset(std::uint64_t pfn) const
 }
 
 ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) const {
+  // A read this large is a stream (a conversion, a dump of a range), not a structure: it
+  // would only push the structures out of the cache, so it goes straight to the file.
+  constexpr std::size_t kBulkBytes = 64 * 1024;
+  const bool bulk = out.size() >= kBulkBytes;
   std::size_t done = 0;
   while (done < out.size()) {
     std::uint64_t addr = pa + done;
@@ -36,11 +46,25 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
     std::uint64_t in_page = addr & (kPageSize - 1);
     std::size_t n = static_cast<std::size_t>(
         std::min<std::uint64_t>(out.size() - done, kPageSize - in_page));
-    auto page = page_file_offset(addr >> reader_detail::kPageShift);
+    std::unique_lock lock(cache_mutex_);
+    auto page = page_offset_locked(addr >> reader_detail::kPageShift);
     if (!page) return {ReadStatus::not_present, addr, 0};
     std::uint64_t at = *page + in_page;
     if (at >= file_.size()) return {ReadStatus::truncated, addr, at};
-    std::size_t got = file_.read_at(at, out.subspan(done, n));
+    // Pages the file stores one after the other are read with one call.
+    while (bulk && done + n < out.size() && addr + n > addr) {
+      auto next = page_offset_locked((addr + n) >> reader_detail::kPageShift);
+      if (!next || *next != at + n) break;
+      n += static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done - n, kPageSize));
+    }
+    auto part = out.subspan(done, n);
+    std::size_t got = 0;
+    if (bulk) {
+      lock.unlock();
+      got = file_.read_at(at, part);
+    } else {
+      got = cache_->read(at, part);
+    }
     if (got < n) return {ReadStatus::truncated, addr + got, at + got};
     done += n;
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <ostream>
 #include <cstring>
 #include <string>
@@ -494,6 +495,113 @@ TEST(DumpReader, ConcurrentReadersSeeTheSameBytes) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(DumpReader, ConcurrentReadersThroughASmallCacheSeeEveryByte) {
+  // 64 KiB of cache (two sets of eight pages) for 0x80 pages: every read may evict another
+  // thread's page while it is being looked up.
+  DumpSpec spec;
+  spec.dump_type = 5;
+  spec.runs = {{0x1, 0x40}, {0x9000, 0x40}};
+  TempDir dir;
+  write_dump(dir / "t.dmp", spec);
+  auto dump = DumpFile::open((dir / "t.dmp").string(), 64 * 1024);
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::byte> page(kPageSize), want(kPageSize);
+      for (int i = 0; i < 300; ++i) {
+        const std::uint64_t k = (std::uint64_t(i) * 7 + std::uint64_t(t) * 13) % 0x80;
+        const std::uint64_t pfn = k < 0x40 ? 0x1 + k : 0x9000 + (k - 0x40);
+        fill_page(pfn, want);
+        if (!dump->read_physical(pfn * kPageSize, page) || page != want) ++bad;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(DumpReader, LargeReadsGoToTheFileAndSmallOnesComeFromTheCache) {
+  // One set of eight pages: the least recently used page is the one replaced, and a page
+  // in the cache is served from it even when the file has changed since (as a page cache
+  // does); reads of 64 KiB or more always read the file.
+  DumpSpec spec;
+  spec.runs = {{0x10, 0x20}};
+  TempDir dir;
+  const auto path = dir / "t.dmp";
+  auto built = write_dump(path, spec);
+  auto dump = DumpFile::open(path.string(), 8 * kPageSize);
+  std::vector<std::byte> page(kPageSize), want(kPageSize);
+  auto first_byte = [&](std::uint64_t pfn) {
+    std::byte b[1];
+    EXPECT_TRUE(dump->read_physical(pfn * kPageSize, b));
+    return b[0];
+  };
+  for (std::uint64_t pfn = 0x10; pfn < 0x18; ++pfn) first_byte(pfn);  // fills the set
+  first_byte(0x10);                                                    // 0x11 is now the oldest
+  first_byte(0x18);                                                    // and makes way for 0x18
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::uint64_t k = 0; k < 0x20; ++k) {
+      f.seekp(static_cast<std::streamoff>(built.first_page_offset + k * kPageSize));
+      f.put('\x5a');
+    }
+  }
+  EXPECT_EQ(first_byte(0x10), page_byte(0x10, 0));  // cached
+  EXPECT_EQ(first_byte(0x18), page_byte(0x18, 0));  // cached
+  EXPECT_EQ(first_byte(0x11), std::byte{0x5a});      // evicted, read again
+  std::vector<std::byte> all(0x20 * kPageSize);
+  ASSERT_TRUE(dump->read_physical(0x10 * kPageSize, all));
+  for (std::uint64_t k = 0; k < 0x20; ++k) EXPECT_EQ(all[k * kPageSize], std::byte{0x5a}) << k;
+  EXPECT_EQ(all[0x1001], page_byte(0x11, 1));
+  // Without a cache every read sees the file.
+  auto uncached = DumpFile::open(path.string(), 0);
+  std::byte b[2];
+  ASSERT_TRUE(uncached->read_physical(0x10 * kPageSize + 0xfff, b));
+  EXPECT_EQ(b[0], page_byte(0x10, 0xfff));
+  EXPECT_EQ(b[1], std::byte{0x5a});
+}
+
+TEST(DumpReader, ReadsAcrossPagesAgreeWhicheverPathServesThem) {
+  // Unaligned reads that cross pages, through the cache (under 64 KiB) and in one file read
+  // (64 KiB and more, pages contiguous in the file), in a bitmap dump with a gap.
+  DumpSpec spec;
+  spec.dump_type = 5;
+  spec.runs = {{0x1, 0x30}, {0x40, 0x30}};
+  auto o = build_and_open(spec);
+  auto expect_bytes = [&](std::uint64_t pa, std::size_t n) {
+    std::vector<std::byte> got(n);
+    ASSERT_TRUE(o.dump->read_physical(pa, got)) << std::hex << pa;
+    for (std::size_t i = 0; i < n; i += 0x3f1) {
+      ASSERT_EQ(got[i], page_byte((pa + i) / kPageSize, (pa + i) % kPageSize)) << std::hex << pa + i;
+    }
+    ASSERT_EQ(got[n - 1], page_byte((pa + n - 1) / kPageSize, (pa + n - 1) % kPageSize));
+  };
+  expect_bytes(0x1ff0, 0x20);
+  expect_bytes(0x2800, 3 * kPageSize);
+  expect_bytes(0x1000 + 0x123, 0x2f * kPageSize - 0x200);
+  expect_bytes(0x40000, 0x30 * kPageSize);
+  // Across the gap the large read fails at the first absent page, after reading up to it.
+  std::vector<std::byte> big(0x20 * kPageSize);
+  ReadResult r = o.dump->read_physical(0x20000, big);
+  EXPECT_EQ(r.status, ReadStatus::not_present);
+  EXPECT_EQ(r.address, 0x31000u);
+  EXPECT_EQ(big[0x10ffe], page_byte(0x30, 0xffe));
+}
+
+TEST(DumpReader, LargeReadOfATruncatedDumpStopsAtTheFirstMissingByte) {
+  DumpSpec spec;
+  spec.runs = {{0x2, 0x20}};
+  spec.truncate_to = 0x2000 + 0x10 * 0x1000 + 0x800;
+  auto o = build_and_open(spec);
+  std::vector<std::byte> all(0x20 * kPageSize);
+  ReadResult r = o.dump->read_physical(0x2000, all);
+  EXPECT_EQ(r.status, ReadStatus::truncated);
+  EXPECT_EQ(r.address, 0x12800u);
+  EXPECT_EQ(r.file_offset, 0x12800u);
+  EXPECT_EQ(all[0x107ff], page_byte(0x12, 0x7ff));
 }
 
 TEST(DumpReader, SparseBitmapAcrossManyRankChunks) {

@@ -1,7 +1,9 @@
 // A Windows kernel dump file (PAGEDU64 / PAGEDUMP) opened for reading: its header, normalised
-// for both widths, and its physical memory (runs, bitmap or RDMP ranges), read page by page
-// with pread. Memory use does not grow with the size of the dump: the bitmap is read on demand
-// through a small rank index. Const members are safe to call from several threads.
+// for both widths, and its physical memory (runs, bitmap or RDMP ranges). Small reads are
+// served from a bounded cache of the file's pages, large ones with one pread per stretch the
+// file stores contiguously. Memory use does not grow with the size of the dump: the bitmap is
+// read on demand through a small rank index, and the page cache has a fixed capacity. Const
+// members are safe to call from several threads.
 #pragma once
 
 #include <array>
@@ -21,6 +23,10 @@
 #include "pagedump/physical_memory.h"
 
 namespace pagedump {
+
+namespace reader_detail {
+class PageCache;
+}
 
 // Header fields of either width. A field that still holds the writer's "PAGE" fill is nullopt.
 struct DumpHeaderInfo {
@@ -113,8 +119,13 @@ struct TruncationInfo {
 
 class DumpFile : public PhysicalMemory {
  public:
+  // Memory the reader may keep of the dump's pages (reads under 64 KiB go through it).
+  static constexpr std::size_t kDefaultCacheBytes = std::size_t(32) << 20;
+
   // Opens and checks a kernel dump; throws pagedump::Error naming the offset and field.
-  static std::unique_ptr<DumpFile> open(const std::string& path);
+  // cache_bytes bounds the page cache (0: every read is a pread).
+  static std::unique_ptr<DumpFile> open(const std::string& path,
+                                        std::size_t cache_bytes = kDefaultCacheBytes);
   ~DumpFile() override;
 
   const std::string& path() const noexcept { return file_.path(); }
@@ -163,6 +174,8 @@ class DumpFile : public PhysicalMemory {
   void parse_bitmap(bool legacy);
   void parse_rdmp();
   void compute_truncation();
+  // The file offset of pfn, and the bitmap lookup behind it; cache_mutex_ held.
+  std::optional<std::uint64_t> page_offset_locked(std::uint64_t pfn) const;
   std::optional<std::uint64_t> bitmap_page_index(std::uint64_t pfn) const;
   std::uint64_t bitmap_select(std::uint64_t n) const;  // PFN of the n-th present page
 
@@ -178,6 +191,9 @@ class DumpFile : public PhysicalMemory {
   std::optional<TruncationInfo> truncated_;
   std::uint64_t stored_pages_ = 0;
   std::unique_ptr<BitmapIndex> bitmap_index_;
+  std::unique_ptr<reader_detail::PageCache> cache_;
+  // Guards the two caches (the bitmap's chunks and the file's pages): one lock per read.
+  mutable std::mutex cache_mutex_;
 
   mutable std::once_flag ranges_once_;
   mutable std::vector<PhysicalRange> ranges_;
