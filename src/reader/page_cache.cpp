@@ -31,18 +31,20 @@ const std::byte* PageCache::lookup(std::uint64_t block) {
   }
   const std::size_t s = static_cast<std::size_t>(block & (sets_ - 1));
   Set& set = index_[s];
-  std::byte* const base = data_.get() + s * kWays * kBlock;
+  // Way-major: way w of every set lies in one stretch, and empty ways are filled first, so
+  // the memory committed follows the number of blocks cached, not where they fall.
+  auto slot_of = [&](std::size_t w) { return data_.get() + (w * sets_ + s) * kBlock; };
   for (std::size_t w = 0; w < kWays; ++w) {
     if (set.tag[w] == block + 1) {
       set.used[w] = ++tick_;
-      return base + w * kBlock;
+      return slot_of(w);
     }
   }
   std::size_t victim = 0;
   for (std::size_t w = 1; w < kWays; ++w) {
     if (set.used[w] < set.used[victim]) victim = w;
   }
-  std::byte* const slot = base + victim * kBlock;
+  std::byte* const slot = slot_of(victim);
   set.tag[victim] = 0;  // stays empty if the read fails or comes up short
   if (file_.read_at(block * kBlock, std::span(slot, kBlock)) != kBlock) return nullptr;
   set.tag[victim] = block + 1;
