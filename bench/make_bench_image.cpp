@@ -1,11 +1,14 @@
 // Writes a benchmark image: a synthetic Windows guest with SIZE GiB of RAM as a raw image plus
 // its memory map (PATH.map). sparse: RAM the guest does not use is a file hole; dense: it is
-// pseudo-random; half-zero: every other MiB of it is pseudo-random and the rest zeros written
-// as data (as hypervisors write unused RAM), so that only reading finds them.
-//   make_bench_image PATH SIZE_GIB sparse|dense|half-zero
+// pseudo-random; half-zero: every other MiB of it is pseudo-random and every other byte of
+// the file is written as zeros, holes included (as a capture tool writes a machine's memory),
+// so that only reading finds them; half-zero-holes: the same RAM, but what the guest leaves
+// unused below 256 MiB and the gap below 4 GiB stay file holes.
+//   make_bench_image PATH SIZE_GIB sparse|dense|half-zero|half-zero-holes
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,7 +18,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: make_bench_image PATH SIZE_GIB sparse|dense|half-zero\n");
+    std::fprintf(stderr, "usage: make_bench_image PATH SIZE_GIB sparse|dense|half-zero|half-zero-holes\n");
     return 2;
   }
   const std::string path = argv[1];
@@ -40,7 +43,7 @@ int main(int argc, char** argv) {
                                                              : 256 * kMiB);
     from = (from + kMiB - 1) & ~(kMiB - 1);
     for (std::uint64_t off = from; off + kMiB <= r.end(); off += kMiB, ++mib) {
-      if (kind == "half-zero" && (mib & 1)) {
+      if (kind != "dense" && (mib & 1)) {
         if (::pwrite(fd, zeros.data(), kMiB, static_cast<off_t>(off)) != static_cast<ssize_t>(kMiB)) {
           return 1;
         }
@@ -55,6 +58,19 @@ int main(int argc, char** argv) {
       if (::pwrite(fd, buf.data(), kMiB, static_cast<off_t>(off)) != static_cast<ssize_t>(kMiB)) {
         return 1;
       }
+    }
+  }
+  if (kind == "half-zero") {  // no holes left: every zero is written
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    for (off_t at = ::lseek(fd, 0, SEEK_HOLE); at >= 0 && at < size;) {
+      const off_t end = std::max<off_t>(::lseek(fd, at, SEEK_DATA), at);
+      const off_t stop = end > at ? end : size;  // no data after the hole: to the end
+      for (off_t o = at; o < stop;) {
+        const auto n = static_cast<std::size_t>(std::min<off_t>(stop - o, off_t(kMiB)));
+        if (::pwrite(fd, zeros.data(), n, o) != static_cast<ssize_t>(n)) return 1;
+        o += static_cast<off_t>(n);
+      }
+      at = ::lseek(fd, stop, SEEK_HOLE);
     }
   }
   ::close(fd);

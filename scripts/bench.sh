@@ -7,7 +7,8 @@
 #     it returns), and convert --no-sync vs cp (both leave it to the page cache), sparse and
 #     dense, medians of alternating runs;
 #   - peak memory (max RSS) of convert, inspect and verify per size;
-#   - convert --type bitmap of a half-zero image vs cp, and the output's size;
+#   - convert --type bitmap of half-zero images (every byte written; unused areas as holes) vs
+#     cp, and the output's size;
 #   - convert --type small and inspect of the largest image: wall time and bytes read;
 #   - convert --type kernel of the largest image: bytes read vs bytes written;
 #   - the reader: a sequential read of a complete dump vs cat, and random 4 KiB virtual reads
@@ -96,17 +97,24 @@ echo
 big=${sizes[-1]}
 echo "## The ${big} GiB images"
 echo
-img=$(image "$big" half-zero)
-cps=(); bms=()
-for ((i = 0; i < runs; i++)); do
-  sync; cps+=("$(secs cp "$img" "$dir/copy.raw")"); rm -f "$dir/copy.raw"
-  sync; bms+=("$(secs convert "$img" "$dir/bitmap.dmp" --type bitmap --no-sync)")
-  ((i + 1 < runs)) && rm -f "$dir/bitmap.dmp"
+# Half the RAM zero pages: once with every byte of the file written (as a capture tool writes
+# memory: cp then copies it all), once with the guest's unused areas and the gap left as file
+# holes (cp then switches to its sparse mode and skips zero blocks as well).
+for hz in half-zero half-zero-holes; do
+  img=$(image "$big" "$hz")
+  cps=(); bms=()
+  for ((i = 0; i < runs; i++)); do
+    sync; cps+=("$(secs cp "$img" "$dir/copy.raw")")
+    ((i + 1 < runs)) && rm -f "$dir/copy.raw"
+    sync; bms+=("$(secs convert "$img" "$dir/bitmap.dmp" --type bitmap --no-sync)")
+    ((i + 1 < runs)) && rm -f "$dir/bitmap.dmp"
+  done
+  cp_t=$(median "${cps[@]}"); bm_t=$(median "${bms[@]}")
+  data=0; while read -r a b; do data=$((data + b - a)); done < "$img.map"
+  echo "- convert --type bitmap --no-sync of the $hz image, medians of $runs: $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$(stat -c %s "$dir/bitmap.dmp")" "$data") of the image's RAM, $(du -k "$dir/bitmap.dmp" | awk '{printf "%.0f", $1/1024}') MiB on disk; cp's copy $(du -k "$dir/copy.raw" | awk '{printf "%.0f", $1/1024}') MiB on disk"
+  rm -f "$dir/bitmap.dmp" "$dir/copy.raw"
+  [ -n "${BENCH_DIR:-}" ] || rm -f "$img" "$img.map"  # 16 GiB images fill a disk fast
 done
-cp_t=$(median "${cps[@]}"); bm_t=$(median "${bms[@]}")
-data=0; while read -r a b; do data=$((data + b - a)); done < "$img.map"
-echo "- convert --type bitmap --no-sync of a half-zero image (zeros written as data), medians of $runs: $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$(stat -c %s "$dir/bitmap.dmp")" "$data") of the image's RAM"
-rm -f "$dir/bitmap.dmp"
 sparse=$(image "$big" sparse)
 in_t=$(secs "$pd" inspect "$sparse" --memory-map "$sparse.map")
 in_b=$(bytes_read "$pd" inspect "$sparse" --memory-map "$sparse.map")
@@ -124,11 +132,18 @@ read -r r_start r_end < <(sed -n 2p "$dense.map")
 rd_t=$(secs sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null")
 rd_bytes=$((r_end - r_start)); cat_bytes=$(stat -c %s "$dir/full.dmp")
 echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "$rd_t" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "$cat_t" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="$rd_t" -v c="$cat_bytes" -v d="$cat_t" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
+rate() { sed -n 's/.* \([0-9][0-9]*\) reads\/s.*/\1/p'; }
 for d in full kernel; do
-  n=$( ((smoke)) && echo 20000 || echo 500000)
+  n=$( ((smoke)) && echo 20000 || echo 2000000)
   echo "- random 4 KiB virtual reads, $d dump: $("$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt")"
   if [ -n "${OTHER_READER:-}" ]; then
-    echo "  - the same VAs with OTHER_READER: $($OTHER_READER "$dir/$d.dmp" "$dir/vas.txt")"
+    ours=(); theirs=()
+    for ((i = 0; i < runs; i++)); do
+      ours+=("$("$rr" "$dir/$d.dmp" "$n" 7 | rate)")
+      theirs+=("$($OTHER_READER "$dir/$d.dmp" "$dir/vas.txt" | rate)")
+    done
+    o_m=$(median "${ours[@]}"); t_m=$(median "${theirs[@]}")
+    echo "  - medians of $runs alternating runs: pagedump $o_m reads/s, OTHER_READER $t_m reads/s: $(div "$o_m" "$t_m") x"
   fi
 done
 rm -f "$dir/full.dmp" "$dir/kernel.dmp" "$dir/vas.txt"
