@@ -116,10 +116,10 @@ struct WalkSummary {
 
 // A virtual address space: page tables rooted at a directory table base.
 //
-// Thread safety: translate() and read_virtual() keep a small cache of recent leaf translations
-// and of recently read page-table pages (so walks that share upper levels, or a page-table
-// page, read it once) in mutable members, so one AddressSpace must not be used by two threads at once (const or
-// not). Copies are independent; give each thread its own. The PhysicalMemory must outlive the
+// Thread safety: translate() and read_virtual() keep small caches of recent leaf translations,
+// of the last-level table of recent 2 MiB spans and of recently read page-table pages (so
+// walks that share upper levels, or a page-table page, read it once) in mutable members, so
+// one AddressSpace must not be used by two threads at once (const or not). Copies are independent; give each thread its own. The PhysicalMemory must outlive the
 // AddressSpace and is only read. If the memory under the page tables changes (a test editing
 // its image), call clear_cache().
 class AddressSpace : public VirtualMemory {
