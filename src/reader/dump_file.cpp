@@ -89,7 +89,7 @@ std::unique_ptr<DumpFile> DumpFile::open(const std::string& path, std::size_t ca
          header_size, is64 ? "PAGEDU64" : "PAGEDUMP");
   }
   std::unique_ptr<DumpFile> dump(new DumpFile(std::move(file)));
-  dump->cache_ = std::make_unique<reader_detail::PageCache>(dump->file_, cache_bytes);
+  dump->cache_ = std::make_unique<reader_detail::PageCache>(cache_bytes);
   dump->raw_header_.resize(header_size);
   dump->file_.read_exact(0, dump->raw_header_, "dump header");
   dump->header_.is64 = is64;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "dump_file_internal.h"
+#include "page_cache.h"
 #include "pagedump/format/bitmap.h"
 #include "pagedump/reader/dump_file.h"
 
@@ -192,7 +193,7 @@ std::uint64_t DumpFile::bitmap_select(std::uint64_t n) const {
   // The chunk c with rank[c] <= n < rank[c + 1].
   auto it = std::upper_bound(ix.rank.begin(), ix.rank.end(), n);
   const std::uint64_t c = static_cast<std::uint64_t>(it - ix.rank.begin()) - 1;
-  std::lock_guard lock(cache_mutex_);
+  std::lock_guard lock(cache_->lock);
   const auto& k = ix.load(c, file_);
   std::uint64_t left = n - ix.rank[c];
   // The last word with fewer than `left + 1` pages before it holds the page.

@@ -53,7 +53,7 @@ struct DumpFile::BitmapIndex {
   std::uint64_t bit_count = 0;
   std::vector<std::uint64_t> rank;  // present pages before chunk i; rank.back() = total
 
-  mutable std::array<Chunk, kCachedChunks> cache;  // guarded by DumpFile::cache_mutex_
+  mutable std::array<Chunk, kCachedChunks> cache;  // guarded by the page cache's lock
   mutable std::size_t next_victim = 0;
 
   std::uint64_t chunks() const { return (bit_count + kChunkBits - 1) / kChunkBits; }
@@ -61,7 +61,7 @@ struct DumpFile::BitmapIndex {
     std::uint64_t total = (bit_count + 7) / 8;
     return std::min(kChunkBytes, total - c * kChunkBytes);
   }
-  // Chunk c, read from the file unless cached. The caller holds DumpFile::cache_mutex_.
+  // Chunk c, read from the file unless cached. The caller holds the page cache's lock.
   const Chunk& load(std::uint64_t c, const InputFile& file) const;
 };
 

@@ -1,5 +1,6 @@
 // Reading physical memory from an opened dump: page lookup, truncation, the range list.
 #include <algorithm>
+#include <cstring>
 
 #include "dump_file_internal.h"
 #include "page_cache.h"
@@ -8,7 +9,7 @@
 namespace pagedump {
 
 std::optional<std::uint64_t> DumpFile::page_file_offset(std::uint64_t pfn) const {
-  std::lock_guard lock(cache_mutex_);
+  std::lock_guard lock(cache_->lock);
   return page_offset_locked(pfn);
 }
 
@@ -43,11 +44,24 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
   while (done < out.size()) {
     std::uint64_t addr = pa + done;
     if (addr < pa) return {ReadStatus::not_present, addr, 0};  // wrapped past 2^64
+    const std::uint64_t pfn = addr >> reader_detail::kPageShift;
     std::uint64_t in_page = addr & (kPageSize - 1);
     std::size_t n = static_cast<std::size_t>(
         std::min<std::uint64_t>(out.size() - done, kPageSize - in_page));
-    std::unique_lock lock(cache_mutex_);
-    auto page = page_offset_locked(addr >> reader_detail::kPageShift);
+    std::unique_lock lock(cache_->lock);
+    if (!bulk) {
+      const std::byte* cached = cache_->get(pfn, [&](std::span<std::byte, kPageSize> slot) {
+        auto page = page_offset_locked(pfn);
+        return page && file_.read_at(*page, slot) == kPageSize;
+      });
+      if (cached) {
+        std::memcpy(out.data() + done, cached + in_page, n);
+        done += n;
+        continue;
+      }
+    }
+    // Not cached (a large read, an absent page, the end of the file): from the file.
+    auto page = page_offset_locked(pfn);
     if (!page) return {ReadStatus::not_present, addr, 0};
     std::uint64_t at = *page + in_page;
     if (at >= file_.size()) return {ReadStatus::truncated, addr, at};
@@ -57,14 +71,8 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
       if (!next || *next != at + n) break;
       n += static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done - n, kPageSize));
     }
-    auto part = out.subspan(done, n);
-    std::size_t got = 0;
-    if (bulk) {
-      lock.unlock();
-      got = file_.read_at(at, part);
-    } else {
-      got = cache_->read(at, part);
-    }
+    lock.unlock();
+    std::size_t got = file_.read_at(at, out.subspan(done, n));
     if (got < n) return {ReadStatus::truncated, addr + got, at + got};
     done += n;
   }

@@ -174,7 +174,7 @@ class DumpFile : public PhysicalMemory {
   void parse_bitmap(bool legacy);
   void parse_rdmp();
   void compute_truncation();
-  // The file offset of pfn, and the bitmap lookup behind it; cache_mutex_ held.
+  // The file offset of pfn, and the bitmap lookup behind it; the page cache's lock held.
   std::optional<std::uint64_t> page_offset_locked(std::uint64_t pfn) const;
   std::optional<std::uint64_t> bitmap_page_index(std::uint64_t pfn) const;
   std::uint64_t bitmap_select(std::uint64_t n) const;  // PFN of the n-th present page
@@ -191,9 +191,7 @@ class DumpFile : public PhysicalMemory {
   std::optional<TruncationInfo> truncated_;
   std::uint64_t stored_pages_ = 0;
   std::unique_ptr<BitmapIndex> bitmap_index_;
-  std::unique_ptr<reader_detail::PageCache> cache_;
-  // Guards the two caches (the bitmap's chunks and the file's pages): one lock per read.
-  mutable std::mutex cache_mutex_;
+  std::unique_ptr<reader_detail::PageCache> cache_;  // and the lock over both caches
 
   mutable std::once_flag ranges_once_;
   mutable std::vector<PhysicalRange> ranges_;
