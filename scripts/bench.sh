@@ -132,18 +132,22 @@ read -r r_start r_end < <(sed -n 2p "$dense.map")
 rd_t=$(secs sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null")
 rd_bytes=$((r_end - r_start)); cat_bytes=$(stat -c %s "$dir/full.dmp")
 echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "$rd_t" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "$cat_t" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="$rd_t" -v c="$cat_bytes" -v d="$cat_t" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
+# Both readers on the same CPU, alternating, at least 5 runs each: single runs of a few
+# seconds vary by 20 % on a shared machine.
 rate() { sed -n 's/.* \([0-9][0-9]*\) reads\/s.*/\1/p'; }
+pin=(); command -v taskset >/dev/null && pin=(taskset -c 0)
+rr_runs=$(( runs < 5 ? 5 : runs )); ((smoke)) && rr_runs=1
 for d in full kernel; do
   n=$( ((smoke)) && echo 20000 || echo 2000000)
-  echo "- random 4 KiB virtual reads, $d dump: $("$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt")"
+  echo "- random 4 KiB virtual reads, $d dump: $("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt")"
   if [ -n "${OTHER_READER:-}" ]; then
     ours=(); theirs=()
-    for ((i = 0; i < runs; i++)); do
-      ours+=("$("$rr" "$dir/$d.dmp" "$n" 7 | rate)")
-      theirs+=("$($OTHER_READER "$dir/$d.dmp" "$dir/vas.txt" | rate)")
+    for ((i = 0; i < rr_runs; i++)); do
+      ours+=("$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 | rate)")
+      theirs+=("$("${pin[@]}" $OTHER_READER "$dir/$d.dmp" "$dir/vas.txt" | rate)")
     done
     o_m=$(median "${ours[@]}"); t_m=$(median "${theirs[@]}")
-    echo "  - medians of $runs alternating runs: pagedump $o_m reads/s, OTHER_READER $t_m reads/s: $(div "$o_m" "$t_m") x"
+    echo "  - medians of $rr_runs alternating runs: pagedump $o_m reads/s, OTHER_READER $t_m reads/s: $(div "$o_m" "$t_m") x"
   fi
 done
 rm -f "$dir/full.dmp" "$dir/kernel.dmp" "$dir/vas.txt"
