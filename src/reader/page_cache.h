@@ -30,7 +30,9 @@ namespace pagedump::reader_detail {
 class ReadLock {
  public:
   void lock() noexcept {
-    while (held_.exchange(1, std::memory_order_acquire) != 0) held_.wait(1, std::memory_order_relaxed);
+    while (held_.exchange(1, std::memory_order_acquire) != 0) {
+      held_.wait(1, std::memory_order_relaxed);
+    }
   }
   void unlock() noexcept {
     held_.store(0, std::memory_order_release);

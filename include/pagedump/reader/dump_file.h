@@ -1,7 +1,7 @@
 // A Windows kernel dump file (PAGEDU64 / PAGEDUMP) opened for reading: its header, normalised
 // for both widths, and its physical memory (runs, bitmap or RDMP ranges). Small reads are
-// served from a bounded cache of the file's pages, large ones with one pread per stretch the
-// file stores contiguously. Memory use does not grow with the size of the dump: the bitmap is
+// served from a bounded cache of the pages read before, large ones with one pread per stretch
+// the file stores contiguously. Memory use does not grow with the size of the dump: the bitmap is
 // read on demand through a small rank index, and the page cache has a fixed capacity. Const
 // members are safe to call from several threads.
 #pragma once

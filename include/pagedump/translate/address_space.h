@@ -119,9 +119,10 @@ struct WalkSummary {
 // Thread safety: translate() and read_virtual() keep small caches of recent leaf translations,
 // of the last-level table of recent 2 MiB spans and of recently read page-table pages (so
 // walks that share upper levels, or a page-table page, read it once) in mutable members, so
-// one AddressSpace must not be used by two threads at once (const or not). Copies are independent; give each thread its own. The PhysicalMemory must outlive the
-// AddressSpace and is only read. If the memory under the page tables changes (a test editing
-// its image), call clear_cache().
+// one AddressSpace must not be used by two threads at once (const or not). Copies are
+// independent; give each thread its own. The PhysicalMemory must outlive the AddressSpace
+// and is only read. If the memory under the page tables changes (a test editing its image),
+// call clear_cache().
 class AddressSpace : public VirtualMemory {
  public:
   // dtb: CR3 / TTBR as found in a dump header or CPU state. Bits that are not the table
