@@ -71,11 +71,6 @@ std::vector<PfnRun> clip_to_image(const PhysicalMemory& image, const std::vector
   return out;
 }
 
-DumpTarget target_of(const CompleteDumpOptions& o) {
-  return {o.output,        o.force,      o.quiet, o.bugcheck, o.bugcheck_cpu,
-          o.source_format, o.free_space, o.sync};
-}
-
 // DumpType 1: the header's runs, then their pages back to back. All-zero pages stay holes of
 // the output (the file is extended to its size): they read back as zeros, and a sparse capture
 // does not turn into gigabytes of written zeros.
@@ -89,7 +84,7 @@ DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& 
   const std::uint64_t first_page = header.size();
   std::uint64_t pages = 0;
   for (const auto& r : runs) pages += r.count;
-  writer::check_free_space(target_of(options), first_page + pages * kPageSize, first_page,
+  writer::check_free_space(writer::target_of(options), first_page + pages * kPageSize, first_page,
                            pages * kPageSize);
 
   OutputFile out(options.output, options.force, options.sync);
@@ -107,7 +102,7 @@ DumpWriteResult write_runs(const PhysicalMemory& image, const DiscoveredSystem& 
   out.truncate(file_size);
   const auto type = static_cast<std::uint32_t>(DumpType::full);
   result.bugcheck =
-      writer::finish_and_commit(out, header, system, type, target_of(options), file_size);
+      writer::finish_and_commit(out, header, system, type, writer::target_of(options), file_size);
   progress.finish();
 
   result.output = options.output;
@@ -128,7 +123,7 @@ DumpWriteResult write(const PhysicalMemory& image, const DiscoveredSystem& syste
   spec.omit_zero_pages = options.omit_zero_pages;
   return writer::write_bitmap_dump(image, system, std::move(header),
                                    writer::RunListPageSet(std::move(runs)), spec,
-                                   target_of(options), std::move(notes));
+                                   writer::target_of(options), std::move(notes));
 }
 
 }  // namespace

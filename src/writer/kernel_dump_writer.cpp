@@ -196,11 +196,8 @@ DumpWriteResult write_kernel_dump(const PhysicalMemory& image, const DiscoveredS
   spec.dump_type = static_cast<std::uint32_t>(format::DumpType::bitmap_kernel);
   spec.signature = format::kSummaryDumpSignature;
   spec.dump_options = dump_options;
-  const writer::DumpTarget target{options.output,   options.force,        options.quiet,
-                                  options.bugcheck, options.bugcheck_cpu, options.source_format,
-                                  options.free_space, options.sync};
-  return writer::write_bitmap_dump(image, system, std::move(header), set, spec, target,
-                                   std::move(notes));
+  return writer::write_bitmap_dump(image, system, std::move(header), set, spec,
+                                   writer::target_of(options), std::move(notes));
 }
 
 }  // namespace pagedump

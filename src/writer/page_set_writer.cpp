@@ -34,17 +34,7 @@ void RunListPageSet::for_each_run(const std::function<void(const PfnRun&)>& visi
   }
 }
 
-void PfnBitmap::add(std::uint64_t pfn) {
-  auto [it, inserted] = blocks_.try_emplace(pfn / kBlockPfns);
-  if (inserted) it->second.assign(kBlockPfns / 64, 0);
-  const std::uint64_t bit = pfn % kBlockPfns;
-  std::uint64_t& word = it->second[bit / 64];
-  const std::uint64_t mask = 1ull << (bit % 64);
-  if (!(word & mask)) {
-    word |= mask;
-    ++pages_;
-  }
-}
+void PfnBitmap::add(std::uint64_t pfn) { add_range(pfn, 1); }
 
 void PfnBitmap::add_range(std::uint64_t first, std::uint64_t count) {
   // A word (64 PFNs) at a time and one block lookup per block: a hostile page table can map

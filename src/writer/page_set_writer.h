@@ -81,6 +81,14 @@ struct DumpTarget {
   bool sync = true;  // OutputFile durable
 };
 
+// The target named by a writer's options: CompleteDumpOptions and KernelDumpOptions carry
+// these fields under the same names.
+template <class Options>
+DumpTarget target_of(const Options& o) {
+  return {o.output,        o.force,      o.quiet, o.bugcheck, o.bugcheck_cpu,
+          o.source_format, o.free_space, o.sync};
+}
+
 struct BitmapDumpSpec {
   std::uint32_t dump_type = 5;      // 5 full bitmap, 6 kernel bitmap
   std::uint32_t signature = 0;      // 'FDMP' / 'SDMP'

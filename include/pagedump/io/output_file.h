@@ -39,7 +39,8 @@ class OutputFile {
   void write_at(std::uint64_t offset, std::span<const std::byte> bytes);
   // Sets the final size (holes read as zeros).
   void truncate(std::uint64_t size);
-  // fsync (when durable), then rename onto the target. Throws Error(io) on failure (the temp file is removed).
+  // fsync (when durable), then rename onto the target. Throws Error(io) on failure (the temp
+  // file is removed).
   void commit();
 
   // Free bytes available to this process in the target's folder.
