@@ -47,18 +47,16 @@ class PageCache {
  public:
   static constexpr std::size_t kPage = 4096;
   static constexpr std::size_t kWays = 8;
-  static constexpr std::size_t kDefaultBytes = std::size_t(32) << 20;
   static constexpr std::size_t kHugePage = std::size_t(2) << 20;
 
   // capacity is rounded down to a power-of-two number of 8-page sets; under one set, nothing
   // is cached.
-  explicit PageCache(std::size_t capacity = kDefaultBytes);
+  explicit PageCache(std::size_t capacity);
 
   // Guards this cache and the bitmap's chunk cache: one lock per read.
   ReadLock lock;
 
   bool enabled() const noexcept { return sets_ != 0; }
-  std::size_t capacity() const noexcept { return sets_ * kWays * kPage; }
 
   // The cached bytes of page `pfn`; on a miss, fill(slot) is called to read the page into a
   // 4 KiB slot and the page is cached only if it returns true. nullptr when it is not cached
@@ -87,7 +85,7 @@ class PageCache {
     std::uint64_t tag[kWays] = {};   // pfn + 1; 0: empty
     std::uint64_t used[kWays] = {};  // tick of the last use, for least-recently-used eviction
   };
-  // The slot of way w in pfn's set; allocates the memory on first use.
+  // The slot of way w in pfn's set (the memory exists once victim() has run).
   std::byte* slot(std::uint64_t pfn, std::size_t w) noexcept {
     return data_.get() + (w * sets_ + (pfn & (sets_ - 1))) * kPage;
   }

@@ -232,7 +232,7 @@ Translation AddressSpace::walk(std::uint64_t va) const {
 
 Translation AddressSpace::translate(std::uint64_t va) const {
   CacheEntry& small = small_[(va / kPageSize) % kSmallSlots];
-  CacheEntry& large = large_[(va >> 21) % kLargeSlots];
+  CacheEntry& large = large_[(va >> kLargeSlotShift) % kLargeSlots];
   for (const CacheEntry* c : {&small, &large}) {
     if (c->size != 0 && va - c->va < c->size) {
       Translation t;

@@ -197,6 +197,7 @@ class AddressSpace : public VirtualMemory {
   // look-up checks two slots.
   static constexpr std::size_t kSmallSlots = 32;
   static constexpr std::size_t kLargeSlots = 8;
+  static constexpr unsigned kLargeSlotShift = 21;  // large leaves are slotted by 2 MiB of VA
   // The last-level table serving a span of one level-2 entry (2 or 4 MiB of VA), as a CPU's
   // paging-structure cache keeps it: a walk that hits starts at level 1.
   struct LeafTable {
