@@ -136,6 +136,21 @@ std::set<std::uint64_t> united(const std::set<std::uint64_t>& a, const std::set<
   return u;
 }
 
+// Discovery over the hostile guest finds the clean guest's system, and its kernel dump holds
+// exactly the clean dump's pages plus the pages the hostile tables add. Returns that set.
+std::set<std::uint64_t> expect_exact_kernel_dump(const Clean& c, HostileTables& h,
+                                                 const TempDir& dir) {
+  const DiscoveredSystem sys = discover_system(c.guest);
+  EXPECT_EQ(sys.directory_table_base, c.system.directory_table_base);
+  EXPECT_EQ(sys.kernel_base, c.guest.truth.kernel_base);
+  const std::string out = (dir / "hostile.dmp").string();
+  const DumpWriteResult r = write_kernel(c.guest, sys, out);
+  auto expected = united(c.pfns, h.added());
+  EXPECT_EQ(r.pages, expected.size());
+  EXPECT_EQ(stored_pfns(c.guest, out), expected);
+  return expected;
+}
+
 }  // namespace
 
 // (a) a self-reference at every level, (b) one PDPT, PD and PT shared under every entry (2^27
@@ -183,15 +198,7 @@ TEST(KernelDumpHostile, SelfReferencesLoopsAndSharedTablesGiveTheExactPageSet) {
   ASSERT_EQ(h.added().size(), 4u + 11u + 4u);
 
   // Discovery is not misled by the new tables.
-  const DiscoveredSystem sys = discover_system(c.guest);
-  EXPECT_EQ(sys.directory_table_base, c.system.directory_table_base);
-  EXPECT_EQ(sys.kernel_base, c.guest.truth.kernel_base);
-
-  const std::string out = (dir / "hostile.dmp").string();
-  const DumpWriteResult r = write_kernel(c.guest, sys, out);
-  const auto expected = united(c.pfns, h.added());
-  EXPECT_EQ(r.pages, expected.size());
-  EXPECT_EQ(stored_pfns(c.guest, out), expected);
+  const auto expected = expect_exact_kernel_dump(c, h, dir);
 
   // The same through the CLI, from a raw image of the hostile guest.
   const auto raw = dir / "hostile.raw", map = dir / "hostile.map", cli_out = dir / "cli.dmp";
@@ -237,11 +244,5 @@ TEST(KernelDumpHostile, LargePagesUnderEveryEntryOfManyTables) {
   }
   ASSERT_GE(high_pages, 4096u);  // the guest has at least 16 MiB above 4 GiB
 
-  const DiscoveredSystem sys = discover_system(c.guest);
-  EXPECT_EQ(sys.kernel_base, c.guest.truth.kernel_base);
-  const std::string out = (dir / "hostile.dmp").string();
-  const DumpWriteResult r = write_kernel(c.guest, sys, out);
-  const auto expected = united(c.pfns, h.added());
-  EXPECT_EQ(r.pages, expected.size());
-  EXPECT_EQ(stored_pfns(c.guest, out), expected);
+  expect_exact_kernel_dump(c, h, dir);
 }
