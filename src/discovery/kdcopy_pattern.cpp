@@ -3,6 +3,7 @@
 #include <Zydis/Zydis.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "pagedump/format/kdbg.h"
 
@@ -103,12 +104,14 @@ std::vector<KdCopyDataBlockMatch> find_kdcopydatablock(std::span<const std::byte
   if (ZYAN_FAILED(ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64))) {
     return out;
   }
-  // 80 3D disp32 00: cmp byte ptr [rip+disp32], 0
+  // 80 3D disp32 00: cmp byte ptr [rip+disp32], 0. memchr finds each 0x80 at memory speed (a
+  // byte loop took a third of a sparse image's whole conversion).
+  const auto* bytes = reinterpret_cast<const unsigned char*>(code.data());
   for (std::size_t i = 0; i + 7 <= code.size() && out.size() < max_matches; ++i) {
-    if (code[i] != std::byte{0x80} || code[i + 1] != std::byte{0x3D} ||
-        code[i + 6] != std::byte{0x00}) {
-      continue;
-    }
+    const void* hit = std::memchr(bytes + i, 0x80, code.size() - 6 - i);
+    if (!hit) break;
+    i = static_cast<std::size_t>(static_cast<const unsigned char*>(hit) - bytes);
+    if (bytes[i + 1] != 0x3D || bytes[i + 6] != 0x00) continue;
     KdCopyDataBlockMatch m;
     if (analyse(decoder, code, code_va, i, m)) out.push_back(std::move(m));
   }

@@ -85,3 +85,20 @@ TEST(KdCopyPattern, TruncatedRoutineAtEndOfCodeIsNotAMatch) {
   EXPECT_TRUE(pagedump::find_kdcopydatablock(code, 0xfffff80000000000ull).empty());
   EXPECT_TRUE(pagedump::find_kdcopydatablock({}, 0).empty());
 }
+
+TEST(KdCopyPattern, OpcodeBytesAndNearMissesBeforeItDoNotHideIt) {
+  constexpr std::uint64_t kVa = 0xfffff80000400000ull;
+  auto code = code_with_routine_at(0x801, 0x1000);
+  // 0x80 everywhere before it, and a cmp [rip+x], 1 that must be passed over: the scan resumes
+  // one byte after each near miss, so the routine's own 0x80 (at 0x802) is still found.
+  for (std::size_t i = 0; i < 0x801; ++i) code[i] = std::byte{0x80};
+  const std::uint8_t near_miss[] = {0x80, 0x3d, 0x00, 0x00, 0x00, 0x00, 0x01};
+  for (std::size_t i = 0; i < sizeof(near_miss); ++i) code[0x700 + i] = std::byte{near_miss[i]};
+  auto matches = pagedump::find_kdcopydatablock(code, kVa);
+  ASSERT_EQ(matches.size(), 1u);
+  EXPECT_EQ(matches[0].cmp_va, kVa + 0x802);
+  // The same cmp as the last seven bytes of the code: too short for the routine, no match,
+  // no read past the end (ASan checks that).
+  std::vector<std::byte> tail(code.begin() + 0x802, code.begin() + 0x809);
+  EXPECT_TRUE(pagedump::find_kdcopydatablock(tail, kVa).empty());
+}
