@@ -519,6 +519,50 @@ TEST(DiscoveryHostile, TheReadBudgetEndsDiscoveryWithAClearError) {
   EXPECT_LE(m.read_calls(), 0x8000u / 8) << m.read_calls();
 }
 
+// Forty page-table roots that each pass the KUSER_SHARED_DATA check and lead to no kernel (a
+// hostile or damaged image can hold thousands): discovery tries max_roots_without_kernel of
+// them, 32 by default, and then stops with an error that says so.
+MemoryImage roots_without_kernel(std::size_t count) {
+  MemoryImage m("roots without a kernel");
+  m.map(0, 4ull << 20);
+  PageTableBuilder pt(m, PagingMode::x64_4level, 0x100000, 0x40000);
+  pt.add_self_map(0x1ED);
+  pt.map(0xFFFFF78000000000ull, 0x300000, kPageSize);
+  m.write_u32(0x300000 + 0x26C, 10);  // NtMajorVersion
+  // Copies of the first root, each with its self-reference pointing at itself; they share
+  // the lower tables.
+  const std::uint64_t first = pt.dtb();
+  const std::uint64_t self_entry = m.read_u64(first + 0x1ED * 8);
+  for (std::size_t k = 1; k < count; ++k) {
+    const std::uint64_t root = 0x200000 + k * kPageSize;
+    for (std::size_t i = 0; i < 512; ++i) m.write_u64(root + i * 8, m.read_u64(first + i * 8));
+    m.write_u64(root + 0x1ED * 8, (self_entry & ~0x000FFFFFFFFFF000ull) | root);
+  }
+  return m;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(DiscoveryHostile, RootsThatLeadToNoKernelAreTriedUpToTheCap) {
+  const auto m = roots_without_kernel(40);
+  const std::string err = discovery_error(m, {});
+  EXPECT_NE(err.find("dtb: giving up after 32 page-table roots that lead to no kernel"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(count_of(err, "kernel: not found through"), 32u) << err;
+  DiscoveryOptions o;
+  o.max_roots_without_kernel = 3;
+  const std::string err3 = discovery_error(m, o);
+  EXPECT_NE(err3.find("dtb: giving up after 3 page-table roots that lead to no kernel"),
+            std::string::npos)
+      << err3;
+  EXPECT_EQ(count_of(err3, "kernel: not found through"), 3u) << err3;
+}
+
 // A root that passes the KUSER_SHARED_DATA check and maps four other pages: the kernel scans
 // (32 GiB at 2 MiB steps, then 256 MiB at 4 KiB: 81,920 VAs, each probe reading at least one
 // entry) step over each PML4E, PDPTE and PDE that is not valid instead of probing every VA
