@@ -3,6 +3,7 @@
 // (reference §6.3, §6.4). A block is accepted only if its OwnerTag is 'KDBG', its Size is
 // plausible and KernBase equals the kernel base found earlier.
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "discovery_context.h"
@@ -79,12 +80,11 @@ bool find_plain_in_image(Context& ctx) {
   return false;
 }
 
-// Tries the KdCopyDataBlock-shaped routines in `code` (at `code_va`); true when one leads to
-// an accepted block.
-bool try_routines(Context& ctx, std::span<const std::byte> code, std::uint64_t code_va,
+// Tries KdCopyDataBlock-shaped routines; true when one leads to an accepted block.
+bool try_routines(Context& ctx, const std::vector<KdCopyDataBlockMatch>& found,
                   std::size_t& matches) {
   std::string why;
-  for (const auto& m : find_kdcopydatablock(code, code_va)) {
+  for (const auto& m : found) {
     ++matches;
     auto flag = ctx.read_as<std::uint8_t>(m.encoded_flag_va);
     for (std::uint64_t candidate : m.lea_targets) {
@@ -128,29 +128,25 @@ bool find_encoded(Context& ctx) {
   // At most kMaxImageScan bytes over all code sections, and only inside the image: a header
   // may claim many large sections.
   std::uint64_t budget = kMaxImageScan;
-  std::vector<std::byte> code;
+  KdCopyScanner scanner;  // memory bounded by its block, whatever the sections claim
+  std::array<std::byte, kPageSize> page{};
   for (auto [rva, size] : id->code_sections) {
     if (rva >= id->size_of_image || budget == 0) continue;
     const std::uint64_t len = std::min<std::uint64_t>({size, id->size_of_image - rva, budget});
     budget -= len;
     const std::uint64_t base = ctx.sys.kernel_base + rva;
-    // Each run of readable pages is matched on its own: a page that cannot be read (paged out,
-    // not captured) holds no code, and must not hide the rest of the section.
+    // A page that cannot be read (paged out, not captured) holds no code, and must not hide the
+    // rest of the section: the scan goes on after it as a new run.
     for (std::uint64_t off = 0; off < len;) {
-      const std::uint64_t run = off;
-      code.clear();
-      while (off < len) {
-        const std::size_t n =
-            static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off));
-        const std::size_t at = code.size();
-        code.resize(at + n);
-        off += n;
-        if (!ctx.read(base + off - n, std::span(code).subspan(at, n))) {
-          code.resize(at);
-          break;
-        }
+      const auto piece = std::span(page).first(
+          static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off)));
+      auto found = ctx.read(base + off, piece) ? scanner.add(base + off, piece) : scanner.end_run();
+      off += piece.size();
+      if (off == len) {
+        auto rest = scanner.end_run();
+        found.insert(found.end(), rest.begin(), rest.end());
       }
-      if (!code.empty() && try_routines(ctx, code, base + run, matches)) return true;
+      if (try_routines(ctx, found, matches)) return true;
     }
   }
   if (!matches) ctx.log("kdbg: no KdCopyDataBlock-shaped routine in the kernel's code sections");

@@ -4,13 +4,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "pagedump/format/kdbg.h"
 
 namespace pagedump {
 namespace {
 
-constexpr std::size_t kWindow = 0x180;
+constexpr std::size_t kWindow = kKdCopyWindow;
+// What a block keeps for the next: a routine starting before it has its whole window.
+constexpr std::size_t kCarry = kWindow + 0x80;
 
 bool is_rip_relative(const ZydisDecodedOperand& op) {
   return op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
@@ -116,6 +119,34 @@ std::vector<KdCopyDataBlockMatch> find_kdcopydatablock(std::span<const std::byte
     if (analyse(decoder, code, code_va, i, m)) out.push_back(std::move(m));
   }
   return out;
+}
+
+KdCopyScanner::KdCopyScanner(std::size_t block_bytes) : block_(std::max(block_bytes, kCarry)) {}
+
+std::vector<KdCopyDataBlockMatch> KdCopyScanner::add(std::uint64_t va,
+                                                     std::span<const std::byte> code) {
+  std::vector<KdCopyDataBlockMatch> out;
+  if (!code_.empty() && va != va_ + code_.size()) out = end_run();
+  if (code_.empty()) va_ = va;
+  code_.insert(code_.end(), code.begin(), code.end());
+  if (code_.size() >= block_ + kCarry) {
+    auto more = take(false);
+    out.insert(out.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+  }
+  return out;
+}
+
+std::vector<KdCopyDataBlockMatch> KdCopyScanner::end_run() { return take(true); }
+
+std::vector<KdCopyDataBlockMatch> KdCopyScanner::take(bool run_ends) {
+  const std::size_t keep = run_ends ? 0 : kCarry;
+  const std::uint64_t starts_before = va_ + code_.size() - keep;
+  auto found = find_kdcopydatablock(code_, va_);
+  std::erase_if(found, [&](const KdCopyDataBlockMatch& m) { return m.cmp_va >= starts_before; });
+  code_.erase(code_.begin(), code_.end() - static_cast<std::ptrdiff_t>(keep));
+  va_ = starts_before;
+  return found;
 }
 
 }  // namespace pagedump

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "pagedump/discovery/kdcopy_pattern.h"
@@ -101,4 +103,61 @@ TEST(KdCopyPattern, OpcodeBytesAndNearMissesBeforeItDoNotHideIt) {
   // no read past the end (ASan checks that).
   std::vector<std::byte> tail(code.begin() + 0x802, code.begin() + 0x809);
   EXPECT_TRUE(pagedump::find_kdcopydatablock(tail, kVa).empty());
+}
+
+// Code fed a page at a time, in blocks of 0x1000 (the scanner's smallest useful size is its
+// carry, so this puts a block boundary every page or two): the routine is reported once, with
+// its whole window, wherever it falls against the boundaries.
+namespace {
+std::vector<pagedump::KdCopyDataBlockMatch> scan_in_pages(const std::vector<std::byte>& code,
+                                                          std::uint64_t va,
+                                                          std::size_t block) {
+  pagedump::KdCopyScanner scanner(block);
+  std::vector<pagedump::KdCopyDataBlockMatch> out;
+  for (std::size_t off = 0; off < code.size(); off += 0x1000) {
+    const std::size_t n = std::min<std::size_t>(0x1000, code.size() - off);
+    auto found = scanner.add(va + off, std::span(code).subspan(off, n));
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  auto rest = scanner.end_run();
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+}  // namespace
+
+TEST(KdCopyScanner, FindsTheRoutineOnceWhereverTheBlocksEnd) {
+  constexpr std::uint64_t kVa = 0xfffff80000400000ull;
+  // Every 16th offset across three pages: before, across and after each boundary.
+  for (std::size_t at = 0; at + sizeof(kRoutine) <= 0x3000; at += 0x10) {
+    const auto code = code_with_routine_at(at, 0x3000);
+    const auto whole = pagedump::find_kdcopydatablock(code, kVa);
+    ASSERT_EQ(whole.size(), 1u) << at;
+    const auto pieces = scan_in_pages(code, kVa, 0x1000);
+    ASSERT_EQ(pieces.size(), 1u) << "routine at " << at;
+    EXPECT_EQ(pieces[0].cmp_va, whole[0].cmp_va) << at;
+    EXPECT_EQ(pieces[0].end_va, whole[0].end_va) << at;
+    EXPECT_EQ(pieces[0].lea_targets, whole[0].lea_targets) << at;
+    EXPECT_EQ(pieces[0].qword_loads, whole[0].qword_loads) << at;
+  }
+}
+
+TEST(KdCopyScanner, AGapStartsANewRunAndNothingSpansIt) {
+  constexpr std::uint64_t kVa = 0xfffff80000400000ull;
+  const auto code = code_with_routine_at(0xFD0, 0x2000);  // across the page boundary
+  pagedump::KdCopyScanner scanner(0x1000);
+  // The second page arrives one page further on: the routine's bytes are no longer adjacent.
+  auto first = scanner.add(kVa, std::span(code).first(0x1000));
+  auto second = scanner.add(kVa + 0x2000, std::span(code).subspan(0x1000));
+  auto rest = scanner.end_run();
+  EXPECT_TRUE(first.empty());
+  EXPECT_TRUE(second.empty());
+  EXPECT_TRUE(rest.empty());
+  // Adjacent, the same two pages hold it.
+  pagedump::KdCopyScanner joined(0x1000);
+  EXPECT_TRUE(joined.add(kVa, std::span(code).first(0x1000)).empty());
+  auto found = joined.add(kVa + 0x1000, std::span(code).subspan(0x1000));
+  auto tail = joined.end_run();
+  found.insert(found.end(), tail.begin(), tail.end());
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].cmp_va, kVa + 0xFD1);
 }

@@ -24,11 +24,34 @@ struct KdCopyDataBlockMatch {
   std::uint64_t end_va = 0;                  // first byte after the decoded window
 };
 
+// The most bytes one candidate routine is decoded over, from its cmp.
+inline constexpr std::size_t kKdCopyWindow = 0x180;
+
 // Scans `code` (mapped at `code_va`) for KdCopyDataBlock-shaped routines. At most
-// `max_matches` are returned; each candidate window is at most 0x180 bytes, so the cost is
-// linear in the code size.
+// `max_matches` are returned; each candidate window is at most kKdCopyWindow bytes, so the
+// cost is linear in the code size.
 std::vector<KdCopyDataBlockMatch> find_kdcopydatablock(std::span<const std::byte> code,
                                                        std::uint64_t code_va,
                                                        std::size_t max_matches = 16);
+
+// The same scan over code that arrives in pieces (pages read one by one), in memory bounded by
+// the block size whatever the code's size. Each block that more code follows keeps its last
+// bytes for the next, and only routines starting before them are reported from it, so each
+// routine is reported once and decoded over its whole window, across block boundaries too.
+// Code that does not follow the previous piece (an unreadable page between) starts a new run.
+class KdCopyScanner {
+ public:
+  explicit KdCopyScanner(std::size_t block_bytes = 64 * 1024);
+  // Adds `code` mapped at `va`; returns the routines it completed, in code order.
+  std::vector<KdCopyDataBlockMatch> add(std::uint64_t va, std::span<const std::byte> code);
+  // Ends the run (the code's end, or a gap before what comes next); returns what it held.
+  std::vector<KdCopyDataBlockMatch> end_run();
+
+ private:
+  std::vector<KdCopyDataBlockMatch> take(bool run_ends);
+  std::size_t block_;
+  std::vector<std::byte> code_;
+  std::uint64_t va_ = 0;  // of code_[0]
+};
 
 }  // namespace pagedump
