@@ -2,9 +2,19 @@
 // only what it needs (a 16 GiB image must not be read end to end), and bounds it: past the
 // budget every read fails (io_error) and exhausted() is set, so hostile page tables (loops,
 // every VA aliasing one page) end discovery with an error instead of hanging it.
+//
+// Reads of a page or less are served from one 64 KiB block of the image read whole: the
+// kernel-base scan probes two bytes of each page downwards and the code scan reads page by
+// page, which were a thousand system calls each, and on a cold cache or a network share a
+// thousand reads the file system cannot read ahead. Discovery is single-threaded; so is this.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstring>
+#include <memory>
+#include <optional>
 
 #include "pagedump/physical_memory.h"
 
@@ -18,21 +28,50 @@ class CountingMemory final : public PhysicalMemory {
   std::span<const PhysicalRange> ranges() const override { return inner_.ranges(); }
   std::span<const CpuState> cpus() const override { return inner_.cpus(); }
   ReadResult read_physical(std::uint64_t pa, std::span<std::byte> out) const override {
-    if (bytes_read_.fetch_add(out.size(), std::memory_order_relaxed) + out.size() > budget_) {
-      exhausted_.store(true, std::memory_order_relaxed);
-      return ReadResult{ReadStatus::io_error, pa, 0};
+    const std::uint64_t block = pa & ~(kBlock - 1);
+    if (out.size() <= kPageSize && pa + out.size() <= block + kBlock && load_block(block)) {
+      std::memcpy(out.data(), block_->data() + (pa - block), out.size());
+      return ReadResult{};
     }
-    return inner_.read_physical(pa, out);
+    return read_direct(pa, out);
   }
   std::uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
   bool exhausted() const { return exhausted_.load(std::memory_order_relaxed); }
   std::uint64_t budget() const { return budget_; }
 
  private:
+  static constexpr std::uint64_t kBlock = 64 * 1024;
+
+  ReadResult read_direct(std::uint64_t pa, std::span<std::byte> out) const {
+    if (bytes_read_.fetch_add(out.size(), std::memory_order_relaxed) + out.size() > budget_) {
+      exhausted_.store(true, std::memory_order_relaxed);
+      return ReadResult{ReadStatus::io_error, pa, 0};
+    }
+    return inner_.read_physical(pa, out);
+  }
+  // True when `block` is held. A block the image cannot give whole (a hole, the file's end),
+  // or one the budget has no room for, is not retried: its reads go to the image one by one,
+  // which then say exactly where the image ends.
+  bool load_block(std::uint64_t block) const {
+    if (held_ == block) return true;
+    if (refused_ == block) return false;
+    if (bytes_read() + kBlock > budget_) return false;
+    if (!block_) block_ = std::make_unique<std::array<std::byte, kBlock>>();
+    if (!read_direct(block, *block_).ok()) {
+      held_.reset();
+      refused_ = block;
+      return false;
+    }
+    held_ = block;
+    return true;
+  }
+
   const PhysicalMemory& inner_;
   std::uint64_t budget_;
   mutable std::atomic<std::uint64_t> bytes_read_{0};
   mutable std::atomic<bool> exhausted_{false};
+  mutable std::unique_ptr<std::array<std::byte, kBlock>> block_;
+  mutable std::optional<std::uint64_t> held_, refused_;
 };
 
 }  // namespace pagedump::discovery

@@ -1,0 +1,77 @@
+// Discovery's view of the image: what it counts, the budget, and the 64 KiB block that serves
+// its small reads (exact bytes, one read of the image per block, and the image's own error at
+// its exact address where a block cannot be read whole).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <vector>
+
+#include "counting_memory.h"
+#include "support/memory_image.h"
+
+namespace pagedump::test {
+namespace {
+
+using discovery::CountingMemory;
+
+MemoryImage patterned(std::uint64_t size) {
+  MemoryImage m;
+  m.map(0, size);
+  for (std::uint64_t p = 0; p < size / kPageSize; ++p) m.write_u64(p * kPageSize, 0x1000 + p);
+  return m;
+}
+
+std::uint64_t u64_at(const CountingMemory& c, std::uint64_t pa) {
+  std::uint64_t v = 0;
+  EXPECT_TRUE(c.read_physical(pa, std::as_writable_bytes(std::span(&v, 1))).ok()) << pa;
+  return v;
+}
+
+TEST(CountingMemory, SmallReadsOfOneBlockAreOneReadOfTheImage) {
+  const auto m = patterned(0x40000);
+  CountingMemory c(m, 1 << 20);
+  // Downwards through the second block, as the kernel-base scan probes.
+  for (std::uint64_t p = 0x1F; p >= 0x10; --p) EXPECT_EQ(u64_at(c, p * kPageSize), 0x1000 + p);
+  EXPECT_EQ(m.read_calls(), 1u);
+  EXPECT_EQ(c.bytes_read(), 0x10000u);
+  // A whole page, and a read across the block's end (two blocks' worth: read directly).
+  std::vector<std::byte> page(kPageSize);
+  ASSERT_TRUE(c.read_physical(0x11000, page).ok());
+  EXPECT_EQ(page[0], std::byte{0x11});
+  EXPECT_EQ(page[1], std::byte{0x10});
+  EXPECT_EQ(m.read_calls(), 1u);
+  std::array<std::byte, 16> across{};
+  ASSERT_TRUE(c.read_physical(0x1FFF8, across).ok());
+  EXPECT_EQ(across[8], std::byte{0x20});  // page 0x20's first byte
+  EXPECT_EQ(m.read_calls(), 2u);
+  EXPECT_EQ(c.bytes_read(), 0x10000u + 16);
+}
+
+TEST(CountingMemory, WhereABlockCannotBeReadWholeTheImageSaysWhereItEnds) {
+  auto m = patterned(0x40000);
+  m.truncate_at(0x18000);  // the file ends in the middle of the second block
+  CountingMemory c(m, 1 << 20);
+  EXPECT_EQ(u64_at(c, 0x17000), 0x1017u);
+  std::uint64_t v = 0;
+  const ReadResult r = c.read_physical(0x18000, std::as_writable_bytes(std::span(&v, 1)));
+  EXPECT_EQ(r.status, ReadStatus::truncated);
+  EXPECT_EQ(r.address, 0x18000u);
+  // The block is tried once; every read in it then goes to the image.
+  EXPECT_EQ(u64_at(c, 0x16000), 0x1016u);
+  EXPECT_EQ(m.read_calls(), 4u);  // the block, then three direct reads
+}
+
+TEST(CountingMemory, ABudgetTooSmallForABlockReadsDirectlyAndStillEnds) {
+  const auto m = patterned(0x40000);
+  CountingMemory c(m, 0x20);
+  EXPECT_EQ(u64_at(c, 0x5000), 0x1005u);
+  EXPECT_EQ(u64_at(c, 0x6000), 0x1006u);
+  EXPECT_EQ(m.read_calls(), 2u);
+  EXPECT_FALSE(c.exhausted());
+  std::array<std::byte, 0x20> more{};
+  EXPECT_EQ(c.read_physical(0x7000, more).status, ReadStatus::io_error);
+  EXPECT_TRUE(c.exhausted());
+}
+
+}  // namespace
+}  // namespace pagedump::test
