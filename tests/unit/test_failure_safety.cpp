@@ -519,16 +519,23 @@ TEST(DiscoveryHostile, TheReadBudgetEndsDiscoveryWithAClearError) {
   EXPECT_LE(m.read_calls(), 0x8000u / 8) << m.read_calls();
 }
 
-// Forty page-table roots that each pass the KUSER_SHARED_DATA check and lead to no kernel (a
-// hostile or damaged image can hold thousands): discovery tries max_roots_without_kernel of
-// them, 32 by default, and then stops with an error that says so.
-MemoryImage roots_without_kernel(std::size_t count) {
-  MemoryImage m("roots without a kernel");
+// 4 MiB of memory with one x64 root (self-map at 0x1ED) that maps KUSER_SHARED_DATA with
+// NtMajorVersion 10, so that it passes discovery's first check of a root, and nothing else.
+PageTableBuilder root_passing_the_kuser_check(MemoryImage& m) {
   m.map(0, 4ull << 20);
   PageTableBuilder pt(m, PagingMode::x64_4level, 0x100000, 0x40000);
   pt.add_self_map(0x1ED);
   pt.map(0xFFFFF78000000000ull, 0x300000, kPageSize);
   m.write_u32(0x300000 + 0x26C, 10);  // NtMajorVersion
+  return pt;
+}
+
+// Forty page-table roots that each pass the KUSER_SHARED_DATA check and lead to no kernel (a
+// hostile or damaged image can hold thousands): discovery tries max_roots_without_kernel of
+// them, 32 by default, and then stops with an error that says so.
+MemoryImage roots_without_kernel(std::size_t count) {
+  MemoryImage m("roots without a kernel");
+  const PageTableBuilder pt = root_passing_the_kuser_check(m);
   // Copies of the first root, each with its self-reference pointing at itself; they share
   // the lower tables.
   const std::uint64_t first = pt.dtb();
@@ -569,11 +576,7 @@ TEST(DiscoveryHostile, RootsThatLeadToNoKernelAreTriedUpToTheCap) {
 // under it. What remains is one walk per entry of the tables that exist (one PD, one PT).
 TEST(DiscoveryHostile, KernelScansStepOverWhatIsNotMapped) {
   MemoryImage m("sparse");
-  m.map(0, 4ull << 20);
-  PageTableBuilder pt(m, PagingMode::x64_4level, 0x100000, 0x40000);
-  pt.add_self_map(0x1ED);
-  pt.map(0xFFFFF78000000000ull, 0x300000, kPageSize);
-  m.write_u32(0x300000 + 0x26C, 10);                       // NtMajorVersion
+  PageTableBuilder pt = root_passing_the_kuser_check(m);
   pt.map(0xFFFFF80000201000ull, 0x200000, 4 * kPageSize);  // probed, no MZ
   const std::string err = discovery_error(m, {});
   EXPECT_NE(err.find("no page-table root leads to ntoskrnl"), std::string::npos) << err;
