@@ -9,7 +9,6 @@
 // thousand reads the file system cannot read ahead. Discovery is single-threaded; so is this.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>

@@ -140,13 +140,11 @@ bool find_encoded(Context& ctx) {
     for (std::uint64_t off = 0; off < len;) {
       const auto piece = std::span(page).first(
           static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off)));
-      auto found = ctx.read(base + off, piece) ? scanner.add(base + off, piece) : scanner.end_run();
+      const auto found =
+          ctx.read(base + off, piece) ? scanner.add(base + off, piece) : scanner.end_run();
       off += piece.size();
-      if (off == len) {
-        auto rest = scanner.end_run();
-        found.insert(found.end(), rest.begin(), rest.end());
-      }
       if (try_routines(ctx, found, matches)) return true;
+      if (off == len && try_routines(ctx, scanner.end_run(), matches)) return true;
     }
   }
   if (!matches) ctx.log("kdbg: no KdCopyDataBlock-shaped routine in the kernel's code sections");

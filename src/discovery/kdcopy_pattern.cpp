@@ -11,9 +11,8 @@
 namespace pagedump {
 namespace {
 
-constexpr std::size_t kWindow = kKdCopyWindow;
 // What a block keeps for the next: a routine starting before it has its whole window.
-constexpr std::size_t kCarry = kWindow + 0x80;
+constexpr std::size_t kCarry = kKdCopyWindow + 0x80;
 
 bool is_rip_relative(const ZydisDecodedOperand& op) {
   return op.type == ZYDIS_OPERAND_TYPE_MEMORY && op.mem.base == ZYDIS_REGISTER_RIP &&
@@ -33,7 +32,7 @@ void push_unique(std::vector<std::uint64_t>& v, std::uint64_t x) {
 bool analyse(const ZydisDecoder& decoder, std::span<const std::byte> code, std::uint64_t code_va,
              std::size_t start, KdCopyDataBlockMatch& m) {
   std::size_t pos = start;
-  const std::size_t end = std::min(code.size(), start + kWindow);
+  const std::size_t end = std::min(code.size(), start + kKdCopyWindow);
   bool first = true;
   while (pos < end) {
     ZydisDecodedInstruction insn;
