@@ -26,10 +26,17 @@ class CountingMemory final : public PhysicalMemory {
   std::string_view format_name() const override { return inner_.format_name(); }
   std::span<const PhysicalRange> ranges() const override { return inner_.ranges(); }
   std::span<const CpuState> cpus() const override { return inner_.cpus(); }
+  StoredExtent stored_extent(std::uint64_t pa, std::uint64_t limit) const override {
+    return inner_.stored_extent(pa, limit);
+  }
   ReadResult read_physical(std::uint64_t pa, std::span<std::byte> out) const override {
     const std::uint64_t block = pa & ~(kBlock - 1);
     if (out.size() <= kPageSize && pa + out.size() <= block + kBlock && load_block(block)) {
-      std::memcpy(out.data(), block_->data() + (pa - block), out.size());
+      if (held_zero_) {
+        std::memset(out.data(), 0, out.size());
+      } else {
+        std::memcpy(out.data(), block_->data() + (pa - block), out.size());
+      }
       return ReadResult{};
     }
     return read_direct(pa, out);
@@ -50,12 +57,21 @@ class CountingMemory final : public PhysicalMemory {
   }
   // True when `block` is held. A block the image cannot give whole (a hole, the file's end),
   // or one the budget has no room for, is not retried: its reads go to the image one by one,
-  // which then say exactly where the image ends.
+  // which then say exactly where the image ends. A block the image knows to be zeros (a hole of
+  // a sparse file: most of a sparse capture) is held without being read or filled; it still
+  // counts against the budget, so a walk over unused RAM stays bounded.
   bool load_block(std::uint64_t block) const {
     if (held_ == block) return true;
     if (refused_ == block) return false;
     if (bytes_read() + kBlock > budget_) return false;
-    if (!block_) block_ = std::make_unique<std::array<std::byte, kBlock>>();
+    const StoredExtent stored = inner_.stored_extent(block, block + kBlock);
+    held_zero_ = stored.known_zero && stored.end == block + kBlock;
+    if (held_zero_) {
+      bytes_read_.fetch_add(kBlock, std::memory_order_relaxed);
+      held_ = block;
+      return true;
+    }
+    if (!block_) block_ = std::make_unique_for_overwrite<std::array<std::byte, kBlock>>();
     if (!read_direct(block, *block_).ok()) {
       held_.reset();
       refused_ = block;
@@ -71,6 +87,7 @@ class CountingMemory final : public PhysicalMemory {
   mutable std::atomic<bool> exhausted_{false};
   mutable std::unique_ptr<std::array<std::byte, kBlock>> block_;
   mutable std::optional<std::uint64_t> held_, refused_;
+  mutable bool held_zero_ = false;  // held_ is a block of known zeros; block_ is not its bytes
 };
 
 }  // namespace pagedump::discovery

@@ -144,4 +144,17 @@ ReadResult MemoryImage::read_physical(std::uint64_t pa, std::span<std::byte> out
   return ReadResult{};
 }
 
+StoredExtent MemoryImage::stored_extent(std::uint64_t pa, std::uint64_t limit) const {
+  const PhysicalRange* r = unwritten_known_zero_ ? range_at(pa) : nullptr;
+  if (!r || (truncated_from_ && pa >= *truncated_from_)) return {false, limit};
+  std::uint64_t end = std::min(limit, r->base + (r->size - 1) + 1);
+  if (truncated_from_) end = std::min(end, *truncated_from_);
+  const auto written = pages_.lower_bound(pa / kPageSize);
+  if (written != pages_.end() && written->first == pa / kPageSize) {
+    return {false, std::min(end, (pa / kPageSize + 1) * kPageSize)};  // one written page
+  }
+  if (written != pages_.end()) end = std::min(end, written->first * kPageSize);
+  return {true, end};
+}
+
 }  // namespace pagedump::test

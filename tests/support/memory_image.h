@@ -40,6 +40,9 @@ class MemoryImage : public PhysicalMemory {
   std::uint32_t read_u32(std::uint64_t pa) const;
 
   void set_cpus(std::vector<CpuState> cpus) { cpus_ = std::move(cpus); }
+  // From now on stored_extent reports declared memory never written as zeros known without
+  // reading, as a sparse file reports its holes (by default everything is bytes to read).
+  void report_unwritten_as_known_zero() { unwritten_known_zero_ = true; }
 
   // Number of read_physical calls so far (lets tests see what a cache saved).
   std::uint64_t read_calls() const noexcept { return read_calls_; }
@@ -48,6 +51,7 @@ class MemoryImage : public PhysicalMemory {
   std::span<const PhysicalRange> ranges() const override { return ranges_; }
   ReadResult read_physical(std::uint64_t pa, std::span<std::byte> out) const override;
   std::span<const CpuState> cpus() const override { return cpus_; }
+  StoredExtent stored_extent(std::uint64_t pa, std::uint64_t limit) const override;
 
  private:
   using Page = std::array<std::byte, kPageSize>;
@@ -59,6 +63,7 @@ class MemoryImage : public PhysicalMemory {
   std::optional<std::uint64_t> truncated_from_;
   std::vector<CpuState> cpus_;
   mutable std::uint64_t read_calls_ = 0;
+  bool unwritten_known_zero_ = false;
 };
 
 }  // namespace pagedump::test

@@ -73,5 +73,27 @@ TEST(CountingMemory, ABudgetTooSmallForABlockReadsDirectlyAndStillEnds) {
   EXPECT_TRUE(c.exhausted());
 }
 
+TEST(CountingMemory, ABlockTheImageKnowsToBeZerosIsNotReadButCounts) {
+  MemoryImage m;
+  m.map(0, 0x40000);
+  m.write_u64(0x25008, 0x1122334455667788);  // the third block holds one written page
+  m.report_unwritten_as_known_zero();
+  CountingMemory c(m, 0x30000);
+  for (std::uint64_t pa = 0x1F000; pa >= 0x10000; pa -= kPageSize) EXPECT_EQ(u64_at(c, pa), 0u);
+  EXPECT_EQ(m.read_calls(), 0u);
+  EXPECT_EQ(c.bytes_read(), 0x10000u);
+  EXPECT_EQ(u64_at(c, 0x25008), 0x1122334455667788u);
+  EXPECT_EQ(u64_at(c, 0x2F000), 0u);
+  EXPECT_EQ(m.read_calls(), 1u);  // the third block, read whole once
+  EXPECT_EQ(c.bytes_read(), 0x20000u);
+  // Known zeros use the budget as reads do: a walk over unused RAM still ends.
+  EXPECT_EQ(u64_at(c, 0x0), 0u);
+  EXPECT_EQ(c.bytes_read(), 0x30000u);
+  std::uint64_t v = 0;
+  EXPECT_EQ(c.read_physical(0x38000, std::as_writable_bytes(std::span(&v, 1))).status,
+            ReadStatus::io_error);
+  EXPECT_TRUE(c.exhausted());
+}
+
 }  // namespace
 }  // namespace pagedump::test
