@@ -117,7 +117,9 @@ class AddressSpace::TablePages {
  public:
   static constexpr std::size_t kWays = 4;
   static constexpr std::size_t kSets = 8;
-  TablePages() : bytes_(std::make_unique<std::byte[]>(kSets * kWays * kPageSize)) { clear(); }
+  TablePages() : bytes_(std::make_unique_for_overwrite<std::byte[]>(kSets * kWays * kPageSize)) {
+    clear();
+  }
 
   // The bytes of the page at page_pa, read from memory unless cached; nullptr when the whole
   // page cannot be read (the caller then reads the one entry and reports its failure).

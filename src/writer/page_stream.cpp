@@ -7,7 +7,7 @@
 namespace pagedump::writer {
 
 PageStream::PageStream(const PhysicalMemory& image, const Overlays& overlays)
-    : image_(image), overlays_(overlays), buffer_(kChunkPages * kPageSize) {}
+    : image_(image), overlays_(overlays), buffer_(std::make_unique_for_overwrite<std::byte[]>(kChunkPages * kPageSize)) {}
 
 void PageStream::stream(const PfnRun& run, const std::function<void(const PageSpan&)>& visit) {
   const std::uint64_t end = run.first + run.count;
@@ -27,7 +27,7 @@ void PageStream::stream(const PfnRun& run, const std::function<void(const PageSp
     } else if (extent.end > pa) {
       n = std::min(n, (extent.end - pa + kPageSize - 1) / kPageSize);
     }
-    auto data = std::span(buffer_).first(n * kPageSize);
+    auto data = std::span(buffer_.get(), n * kPageSize);
     read_corrected_pages(image_, overlays_, pfn, data);
     auto is_zero = [&](std::uint64_t i) {
       const std::uint64_t page = (pfn + i) * kPageSize;

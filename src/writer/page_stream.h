@@ -7,8 +7,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
-#include <vector>
 
 #include "overlays.h"
 #include "page_set_writer.h"
@@ -36,7 +36,8 @@ class PageStream {
  private:
   const PhysicalMemory& image_;
   const Overlays& overlays_;
-  std::vector<std::byte> buffer_;
+  // Not zeroed: every byte is read before it is used, and a sparse image's holes never touch it.
+  std::unique_ptr<std::byte[]> buffer_;
 };
 
 }  // namespace pagedump::writer
