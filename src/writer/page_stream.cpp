@@ -7,7 +7,9 @@
 namespace pagedump::writer {
 
 PageStream::PageStream(const PhysicalMemory& image, const Overlays& overlays)
-    : image_(image), overlays_(overlays), buffer_(std::make_unique_for_overwrite<std::byte[]>(kChunkPages * kPageSize)) {}
+    : image_(image),
+      overlays_(overlays),
+      buffer_(std::make_unique_for_overwrite<std::byte[]>(kChunkPages * kPageSize)) {}
 
 void PageStream::stream(const PfnRun& run, const std::function<void(const PageSpan&)>& visit) {
   const std::uint64_t end = run.first + run.count;
