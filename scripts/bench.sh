@@ -102,16 +102,20 @@ echo
 # holes (cp then switches to its sparse mode and skips zero blocks as well).
 for hz in half-zero half-zero-holes; do
   img=$(image "$big" "$hz")
-  cps=(); bms=()
+  # The complete dump of the same image too: "sparse" read as RAM mostly unused (zero pages
+  # the capture wrote out), where the sparse rows above read it as a sparse file.
+  cps=(); bms=(); fus=()
   for ((i = 0; i < runs; i++)); do
     sync; cps+=("$(secs cp "$img" "$dir/copy.raw")")
     ((i + 1 < runs)) && rm -f "$dir/copy.raw"
     sync; bms+=("$(secs convert "$img" "$dir/bitmap.dmp" --type bitmap --no-sync)")
     ((i + 1 < runs)) && rm -f "$dir/bitmap.dmp"
+    sync; fus+=("$(secs convert "$img" "$dir/full.dmp" --no-sync)"); rm -f "$dir/full.dmp"
   done
-  cp_t=$(median "${cps[@]}"); bm_t=$(median "${bms[@]}")
+  cp_t=$(median "${cps[@]}"); bm_t=$(median "${bms[@]}"); fu_t=$(median "${fus[@]}")
   data=0; while read -r a b; do data=$((data + b - a)); done < "$img.map"
   echo "- convert --type bitmap --no-sync of the $hz image, medians of $runs: $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$(stat -c %s "$dir/bitmap.dmp")" "$data") of the image's RAM, $(du -k "$dir/bitmap.dmp" | awk '{printf "%.0f", $1/1024}') MiB on disk; cp's copy $(du -k "$dir/copy.raw" | awk '{printf "%.0f", $1/1024}') MiB on disk"
+  echo "  - convert --type full --no-sync of it: $fu_t s (ratio to cp $(div "$fu_t" "$cp_t"))"
   rm -f "$dir/bitmap.dmp" "$dir/copy.raw"
   [ -n "${BENCH_DIR:-}" ] || rm -f "$img" "$img.map"  # 16 GiB images fill a disk fast
 done
