@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "dump_file_internal.h"
 #include "page_cache.h"
 #include "pagedump/format/common.h"
+#include "pagedump/format/pointer_width.h"
 
 namespace pagedump {
 
@@ -116,11 +118,8 @@ void DumpFile::parse_header() {
     if (format::is_fill(v)) return std::nullopt;
     return v;
   };
-  auto opt64 = [](std::uint64_t v) -> std::optional<std::uint64_t> {
-    if (format::is_fill(v)) return std::nullopt;
-    return v;
-  };
-  auto opt32w = [](std::uint32_t v) -> std::optional<std::uint64_t> {
+  // 64-bit fields, and pointer-sized ones of either width (kept in 64 bits).
+  auto opt64 = [](auto v) -> std::optional<std::uint64_t> {
     if (format::is_fill(v)) return std::nullopt;
     return v;
   };
@@ -139,10 +138,11 @@ void DumpFile::parse_header() {
 
   std::uint32_t dump_type = 0;
   std::size_t dump_type_offset = 0;
-  if (h.is64) {
-    auto d = format::load<format::DumpHeader64>(b);
+  format::with_width(h.is64, [&](auto width) {
+    using Header = typename decltype(width)::DumpHeader;
+    auto d = format::load<Header>(b);
     dump_type = d.DumpType;
-    dump_type_offset = format::kHeader64DumpTypeOffset;
+    dump_type_offset = offsetof(Header, DumpType);
     h.machine_image_type = opt32(d.MachineImageType);
     h.major_version = opt32(d.MajorVersion);
     h.minor_version = opt32(d.MinorVersion);
@@ -162,10 +162,13 @@ void DumpFile::parse_header() {
     h.product_type = opt32(d.ProductType);
     h.suite_mask = opt32(d.SuiteMask);
     h.writer_status = opt32(d.WriterStatus);
-    h.kd_secondary_version = opt8(offsetof(format::DumpHeader64, KdSecondaryVersion));
+    h.kd_secondary_version = opt8(offsetof(Header, KdSecondaryVersion));
     h.attributes = opt32(d.Attributes);
     h.boot_id = opt32(d.BootId);
     h.comment = comment(d.Comment);
+    if constexpr (std::is_same_v<Header, format::DumpHeader32>) {
+      if (auto pae = opt8(offsetof(Header, PaeEnabled))) h.pae_enabled = *pae != 0;
+    }
 
     const auto& e = d.Exception;
     exception_.code = opt32(e.ExceptionCode);
@@ -176,45 +179,7 @@ void DumpFile::parse_header() {
     std::uint32_t n = exception_.number_parameters.value_or(0);
     n = std::min(n, format::kExceptionMaximumParameters);
     exception_.parameters.assign(e.ExceptionInformation, e.ExceptionInformation + n);
-  } else {
-    auto d = format::load<format::DumpHeader32>(b);
-    dump_type = d.DumpType;
-    dump_type_offset = format::kHeader32DumpTypeOffset;
-    h.machine_image_type = opt32(d.MachineImageType);
-    h.major_version = opt32(d.MajorVersion);
-    h.minor_version = opt32(d.MinorVersion);
-    h.directory_table_base = opt32w(d.DirectoryTableBase);
-    h.pfn_database = opt32w(d.PfnDataBase);
-    h.ps_loaded_module_list = opt32w(d.PsLoadedModuleList);
-    h.ps_active_process_head = opt32w(d.PsActiveProcessHead);
-    h.kd_debugger_data_block = opt32w(d.KdDebuggerDataBlock);
-    h.number_processors = opt32(d.NumberProcessors);
-    h.bugcheck_code = opt32(d.BugCheckCode);
-    for (int i = 0; i < 4; ++i) h.bugcheck_parameters[i] = opt32w(d.BugCheckParameter[i]);
-    h.required_dump_space = opt64(d.RequiredDumpSpace);
-    h.system_time = opt64(d.SystemTime);
-    h.system_up_time = opt64(d.SystemUpTime);
-    h.mini_dump_fields = opt32(d.MiniDumpFields);
-    h.secondary_data_state = opt32(d.SecondaryDataState);
-    h.product_type = opt32(d.ProductType);
-    h.suite_mask = opt32(d.SuiteMask);
-    h.writer_status = opt32(d.WriterStatus);
-    h.kd_secondary_version = opt8(offsetof(format::DumpHeader32, KdSecondaryVersion));
-    h.attributes = opt32(d.Attributes);
-    h.boot_id = opt32(d.BootId);
-    h.comment = comment(d.Comment);
-    if (auto pae = opt8(offsetof(format::DumpHeader32, PaeEnabled))) h.pae_enabled = *pae != 0;
-
-    const auto& e = d.Exception;
-    exception_.code = opt32(e.ExceptionCode);
-    exception_.flags = opt32(e.ExceptionFlags);
-    exception_.record = opt32w(e.ExceptionRecord);
-    exception_.address = opt32w(e.ExceptionAddress);
-    exception_.number_parameters = opt32(e.NumberParameters);
-    std::uint32_t n = exception_.number_parameters.value_or(0);
-    n = std::min(n, format::kExceptionMaximumParameters);
-    exception_.parameters.assign(e.ExceptionInformation, e.ExceptionInformation + n);
-  }
+  });
 
   if (!known_dump_type(dump_type)) {
     std::string seen = format::is_fill(dump_type)

@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <type_traits>
 
 #include "pagedump/error.h"
 #include "pagedump/format/context.h"
 #include "pagedump/format/dump_header.h"
 #include "pagedump/format/exception_record.h"
+#include "pagedump/format/pointer_width.h"
 #include "pagedump/reader/triage_view.h"
 
 namespace pagedump {
@@ -150,8 +152,10 @@ class TriageParser {
 
 void TriageParser::load_fields() {
   TriageFields& f = d_.f_;
-  if (is64_) {
-    auto t = file_.read_struct<format::TriageDump64>(hdr_, "TRIAGE_DUMP64 header");
+  format::with_width(is64_, [&](auto width) {
+    using Triage = typename decltype(width)::TriageDump;
+    auto t =
+        file_.read_struct<Triage>(hdr_, is64_ ? "TRIAGE_DUMP64 header" : "TRIAGE_DUMP32 header");
     f.service_pack_build = t.ServicePackBuild;
     f.size_of_dump = t.SizeOfDump;
     f.valid_offset = t.ValidOffset;
@@ -171,43 +175,22 @@ void TriageParser::load_fields() {
     f.broken_driver_offset = t.BrokenDriverOffset;
     f.triage_options = t.TriageOptions;
     f.top_of_stack = t.TopOfStack;
-    f.bstore_offset = t.BStoreOffset;
-    f.size_of_bstore = t.SizeOfBStore;
-    f.limit_of_bstore = t.LimitOfBStore;
-    f.data_page_address = t.DataPageAddress;
-    f.data_page_offset = t.DataPageOffset;
-    f.data_page_size = t.DataPageSize;
+    if constexpr (std::is_same_v<Triage, format::TriageDump64>) {
+      // The 32-bit header's words here are disputed (DataPage* or BStore*): kept opaque.
+      f.bstore_offset = t.BStoreOffset;
+      f.size_of_bstore = t.SizeOfBStore;
+      f.limit_of_bstore = t.LimitOfBStore;
+      f.data_page_address = t.DataPageAddress;
+      f.data_page_offset = t.DataPageOffset;
+      f.data_page_size = t.DataPageSize;
+    } else {
+      std::memcpy(f.disputed32, t.Disputed, sizeof f.disputed32);
+    }
     f.debugger_data_offset = t.DebuggerDataOffset;
     f.debugger_data_size = t.DebuggerDataSize;
     f.data_blocks_offset = t.DataBlocksOffset;
     f.data_blocks_count = t.DataBlocksCount;
-  } else {
-    auto t = file_.read_struct<format::TriageDump32>(hdr_, "TRIAGE_DUMP32 header");
-    f.service_pack_build = t.ServicePackBuild;
-    f.size_of_dump = t.SizeOfDump;
-    f.valid_offset = t.ValidOffset;
-    f.context_offset = t.ContextOffset;
-    f.exception_offset = t.ExceptionOffset;
-    f.mm_offset = t.MmOffset;
-    f.unloaded_drivers_offset = t.UnloadedDriversOffset;
-    f.prcb_offset = t.PrcbOffset;
-    f.process_offset = t.ProcessOffset;
-    f.thread_offset = t.ThreadOffset;
-    f.call_stack_offset = t.CallStackOffset;
-    f.size_of_call_stack = t.SizeOfCallStack;
-    f.driver_list_offset = t.DriverListOffset;
-    f.driver_count = t.DriverCount;
-    f.string_pool_offset = t.StringPoolOffset;
-    f.string_pool_size = t.StringPoolSize;
-    f.broken_driver_offset = t.BrokenDriverOffset;
-    f.triage_options = t.TriageOptions;
-    f.top_of_stack = t.TopOfStack;
-    std::memcpy(f.disputed32, t.Disputed, sizeof f.disputed32);
-    f.debugger_data_offset = t.DebuggerDataOffset;
-    f.debugger_data_size = t.DebuggerDataSize;
-    f.data_blocks_offset = t.DataBlocksOffset;
-    f.data_blocks_count = t.DataBlocksCount;
-  }
+  });
 }
 
 void TriageParser::check_extent() {
@@ -267,22 +250,17 @@ void TriageParser::parse_mm() {
   const Field fld = PAGEDUMP_TRIAGE_FIELD(MmOffset);
   TriageMmStorage m;
   m.file_offset = f.mm_offset;
-  std::uint32_t expected_size;
-  if (is64_) {
-    section(fld, f.mm_offset, sizeof(format::DumpMmStorage64), "DUMP_MM_STORAGE64");
-    auto s = file_.read_struct<format::DumpMmStorage64>(f.mm_offset, "DUMP_MM_STORAGE64");
+  std::uint32_t expected_size = 0;
+  format::with_width(is64_, [&](auto width) {
+    using Mm = typename decltype(width)::MmStorage;
+    const char* what = is64_ ? "DUMP_MM_STORAGE64" : "DUMP_MM_STORAGE32";
+    section(fld, f.mm_offset, sizeof(Mm), what);
+    auto s = file_.read_struct<Mm>(f.mm_offset, what);
     m = {f.mm_offset, s.Version, s.Size, s.MmSpecialPoolTag, s.MiTriageActionTaken, s.MmVerifyDriverLevel,
          s.KernelVerifier, s.MmMaximumNonPagedPool, s.MmAllocatedNonPagedPool, s.PagedPoolMaximum,
          s.PagedPoolAllocated, s.CommittedPages, s.CommittedPagesPeak, s.CommitLimitMaximum};
-    expected_size = sizeof(format::DumpMmStorage64);
-  } else {
-    section(fld, f.mm_offset, sizeof(format::DumpMmStorage32), "DUMP_MM_STORAGE32");
-    auto s = file_.read_struct<format::DumpMmStorage32>(f.mm_offset, "DUMP_MM_STORAGE32");
-    m = {f.mm_offset, s.Version, s.Size, s.MmSpecialPoolTag, s.MiTriageActionTaken, s.MmVerifyDriverLevel,
-         s.KernelVerifier, s.MmMaximumNonPagedPool, s.MmAllocatedNonPagedPool, s.PagedPoolMaximum,
-         s.PagedPoolAllocated, s.CommittedPages, s.CommittedPagesPeak, s.CommitLimitMaximum};
-    expected_size = sizeof(format::DumpMmStorage32);
-  }
+    expected_size = sizeof(Mm);
+  });
   if (m.version != 1 || m.size != expected_size) {
     warn(fmt::format("DUMP_MM_STORAGE at {:#x} has Version {} and Size {:#x}; expected Version 1, Size {:#x}",
                      f.mm_offset, m.version, m.size, expected_size));
@@ -309,23 +287,18 @@ void TriageParser::parse_unloaded() {
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::uint64_t at = f.unloaded_drivers_offset + head + i * entry;
     TriageUnloadedDriver u;
-    std::uint16_t length_bytes;
-    const char16_t* chars;
-    format::DumpUnloadedDriver64 e64;
-    format::DumpUnloadedDriver32 e32;
-    if (is64_) {
-      e64 = file_.read_struct<format::DumpUnloadedDriver64>(at, "DUMP_UNLOADED_DRIVERS64");
-      length_bytes = e64.NameLength;
-      chars = e64.DriverName;
-      u.start = e64.StartAddress;
-      u.end = e64.EndAddress;
-    } else {
-      e32 = file_.read_struct<format::DumpUnloadedDriver32>(at, "DUMP_UNLOADED_DRIVERS32");
-      length_bytes = e32.NameLength;
-      chars = e32.DriverName;
-      u.start = e32.StartAddress;
-      u.end = e32.EndAddress;
-    }
+    std::uint16_t length_bytes = 0;
+    std::array<char16_t, 12> chars{};
+    format::with_width(is64_, [&](auto width) {
+      using Unloaded = typename decltype(width)::UnloadedDriver;
+      auto e = file_.read_struct<Unloaded>(
+          at, is64_ ? "DUMP_UNLOADED_DRIVERS64" : "DUMP_UNLOADED_DRIVERS32");
+      static_assert(sizeof e.DriverName == sizeof chars);
+      length_bytes = e.NameLength;
+      std::memcpy(chars.data(), e.DriverName, sizeof chars);
+      u.start = e.StartAddress;
+      u.end = e.EndAddress;
+    });
     // Windows keeps at most 12 characters of the name; Name.Length still gives the full length.
     std::size_t n = std::min<std::size_t>(length_bytes / 2, 12);
     for (std::size_t k = 0; k < n; ++k) {
@@ -334,7 +307,7 @@ void TriageParser::parse_unloaded() {
         break;
       }
     }
-    u.name = utf16_to_utf8({chars, n});
+    u.name = utf16_to_utf8({chars.data(), n});
     d_.unloaded_.push_back(std::move(u));
   }
 }
@@ -453,21 +426,16 @@ void TriageParser::parse_drivers() {
   for (std::uint32_t i = 0; i < f.driver_count; ++i) {
     TriageDriver drv;
     drv.entry_offset = f.driver_list_offset + std::uint64_t(i) * d_.driver_stride_;
-    if (is64_) {
-      auto e = file_.read_struct<format::DumpDriverEntry64>(drv.entry_offset, "DUMP_DRIVER_ENTRY64");
+    format::with_width(is64_, [&](auto width) {
+      using Entry = typename decltype(width)::DriverEntry;
+      auto e = file_.read_struct<Entry>(drv.entry_offset,
+                                        is64_ ? "DUMP_DRIVER_ENTRY64" : "DUMP_DRIVER_ENTRY32");
       drv.string_offset = e.DriverNameOffset;
       drv.base = e.DllBase;
       drv.size = e.SizeOfImage;
       drv.checksum = e.CheckSum;
       drv.timestamp = e.TimeDateStamp;
-    } else {
-      auto e = file_.read_struct<format::DumpDriverEntry32>(drv.entry_offset, "DUMP_DRIVER_ENTRY32");
-      drv.string_offset = e.DriverNameOffset;
-      drv.base = e.DllBase;
-      drv.size = e.SizeOfImage;
-      drv.checksum = e.CheckSum;
-      drv.timestamp = e.TimeDateStamp;
-    }
+    });
     const std::string name_field = fmt::format("driver {} DriverNameOffset", i);
     if (drv.string_offset < pool || drv.string_offset + 4 > pool_end) {
       fail(ErrorKind::inconsistent, {name_field.c_str(), drv.entry_offset}, drv.string_offset,

@@ -11,7 +11,7 @@
 #include "pagedump/crashdump_header.h"
 #include "pagedump/format/bugcheck.h"
 #include "pagedump/format/context.h"
-#include "pagedump/format/dump_header.h"
+#include "pagedump/format/pointer_width.h"
 
 namespace pagedump::writer {
 
@@ -86,44 +86,40 @@ std::string dump_comment(const std::string& source_format) {
                      source_format.empty() ? "captured" : source_format);
 }
 
+namespace {
+
+template <class W>
+void finish(std::span<std::byte> header, std::uint32_t dump_type, const Bugcheck& b,
+            std::span<const std::byte> ctx, std::uint64_t ip, std::uint64_t required,
+            const std::string& comment) {
+  using Ptr = typename W::Pointer;
+  typename W::DumpHeader h;
+  std::memcpy(&h, header.data(), sizeof h);
+  h.DumpType = dump_type;
+  h.BugCheckCode = b.code;
+  for (int i = 0; i < 4; ++i) h.BugCheckParameter[i] = static_cast<Ptr>(b.parameters[i]);
+  std::memcpy(h.ContextRecord, ctx.data(), std::min(ctx.size(), sizeof h.ContextRecord));
+  h.Exception.ExceptionCode = kStatusBreakpoint;
+  h.Exception.ExceptionFlags = kExceptionNoncontinuable;
+  h.Exception.ExceptionRecord = 0;
+  h.Exception.ExceptionAddress = static_cast<Ptr>(ip);
+  h.Exception.NumberParameters = 0;
+  h.RequiredDumpSpace = required;
+  std::memset(h.Comment, 0, sizeof h.Comment);
+  std::memcpy(h.Comment, comment.data(), std::min(comment.size(), sizeof h.Comment - 1));
+  std::memcpy(header.data(), &h, sizeof h);
+}
+
+}  // namespace
+
 void finish_header(std::span<std::byte> header, const DiscoveredSystem& system,
                    std::uint32_t dump_type, const Bugcheck& b, std::span<const std::byte> ctx,
                    std::uint64_t required, const std::string& comment) {
-  const CpuArch arch = system.architecture == Architecture::x64 ? CpuArch::x64 : CpuArch::x86;
-  const std::uint64_t ip = context_instruction_pointer(arch, ctx);
-  if (system.architecture == Architecture::x64) {
-    DumpHeader64 h;
-    std::memcpy(&h, header.data(), sizeof h);
-    h.DumpType = dump_type;
-    h.BugCheckCode = b.code;
-    for (int i = 0; i < 4; ++i) h.BugCheckParameter[i] = b.parameters[i];
-    std::memcpy(h.ContextRecord, ctx.data(), std::min(ctx.size(), sizeof h.ContextRecord));
-    h.Exception.ExceptionCode = kStatusBreakpoint;
-    h.Exception.ExceptionFlags = kExceptionNoncontinuable;
-    h.Exception.ExceptionRecord = 0;
-    h.Exception.ExceptionAddress = ip;
-    h.Exception.NumberParameters = 0;
-    h.RequiredDumpSpace = required;
-    std::memset(h.Comment, 0, sizeof h.Comment);
-    std::memcpy(h.Comment, comment.data(), std::min(comment.size(), sizeof h.Comment - 1));
-    std::memcpy(header.data(), &h, sizeof h);
-  } else {
-    DumpHeader32 h;
-    std::memcpy(&h, header.data(), sizeof h);
-    h.DumpType = dump_type;
-    h.BugCheckCode = b.code;
-    for (int i = 0; i < 4; ++i) h.BugCheckParameter[i] = static_cast<std::uint32_t>(b.parameters[i]);
-    std::memcpy(h.ContextRecord, ctx.data(), std::min(ctx.size(), sizeof h.ContextRecord));
-    h.Exception.ExceptionCode = kStatusBreakpoint;
-    h.Exception.ExceptionFlags = kExceptionNoncontinuable;
-    h.Exception.ExceptionRecord = 0;
-    h.Exception.ExceptionAddress = static_cast<std::uint32_t>(ip);
-    h.Exception.NumberParameters = 0;
-    h.RequiredDumpSpace = required;
-    std::memset(h.Comment, 0, sizeof h.Comment);
-    std::memcpy(h.Comment, comment.data(), std::min(comment.size(), sizeof h.Comment - 1));
-    std::memcpy(header.data(), &h, sizeof h);
-  }
+  const bool is64 = system.architecture == Architecture::x64;
+  const std::uint64_t ip = context_instruction_pointer(is64 ? CpuArch::x64 : CpuArch::x86, ctx);
+  with_width(is64, [&](auto width) {
+    finish<decltype(width)>(header, dump_type, b, ctx, ip, required, comment);
+  });
 }
 
 void read_corrected_pages(const PhysicalMemory& image, const Overlays& overlays, std::uint64_t pfn,

@@ -4,8 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "pagedump/format/dump_header.h"
-#include "pagedump/format/triage.h"
+#include "pagedump/format/pointer_width.h"
 #include "small_dump_plan.h"
 
 namespace pagedump::writer {
@@ -32,10 +31,13 @@ std::uint64_t sign_extend32(std::uint64_t v) {
   return (v & 0x80000000ull) ? (v | 0xFFFFFFFF00000000ull) : v;
 }
 
-}  // namespace
-
-std::vector<std::byte> produce_small_dump(const SmallDumpContent& c, const SmallDumpLayout& l,
-                                          std::vector<std::byte> header) {
+// Everything of one pointer width: the structures differ in field sizes and offsets, not in
+// what is written into them.
+template <class W>
+std::vector<std::byte> produce(const SmallDumpContent& c, const SmallDumpLayout& l,
+                               std::span<const std::byte> header) {
+  using Header = typename W::DumpHeader;
+  using Ptr = typename W::Pointer;
   std::vector<std::byte> out(l.size_of_dump);
   std::memcpy(out.data(), header.data(), std::min<std::size_t>(header.size(), l.triage_offset));
   // Windows 10 writes 0xFFFFFFFF (the sample), which has TRIAGE_OPTION_OVERFLOWED set; the
@@ -45,93 +47,51 @@ std::vector<std::byte> produce_small_dump(const SmallDumpContent& c, const Small
   const std::uint32_t fields =
       triage_fields::kWindows & (l.block_count ? ~0u : ~triage_fields::kDataBlocks);
 
+  typename W::TriageDump t{};
+  t.SizeOfDump = l.size_of_dump;
+  t.ValidOffset = l.valid_offset;
+  t.ContextOffset = offsetof(Header, ContextRecord);
+  t.ExceptionOffset = offsetof(Header, Exception);
+  t.MmOffset = l.mm_offset;
+  t.UnloadedDriversOffset = l.unloaded_offset;
+  t.PrcbOffset = l.prcb_offset;
+  t.ProcessOffset = l.process_offset;
+  t.ThreadOffset = l.thread_offset;
+  t.CallStackOffset = l.stack_offset;
+  t.SizeOfCallStack = l.stack_size;
+  t.DriverListOffset = l.driver_list_offset;
+  t.DriverCount = l.driver_count;
+  t.StringPoolOffset = l.string_pool_offset;
+  t.StringPoolSize = l.string_pool_size;
+  t.TriageOptions = options;
+  t.TopOfStack = static_cast<Ptr>(c.stack_top);
+  t.DebuggerDataOffset = l.kdbg_offset;
+  t.DebuggerDataSize = static_cast<std::uint32_t>(c.kdbg.size());
+  t.DataBlocksOffset = l.blocks_table_offset;
+  t.DataBlocksCount = l.block_count;
+  store(out, l.triage_offset, t);
+  std::memcpy(out.data() + offsetof(Header, MiniDumpFields), &fields, 4);
+
   // MM storage: Windows' own values are not in a captured image's reach; version and size.
+  typename W::MmStorage mm{};
+  mm.Version = 1;
+  mm.Size = sizeof mm;
+  store(out, l.mm_offset, mm);
+
   // Unloaded drivers.
   const std::size_t names = 12;
-  if (c.is64) {
-    TriageDump64 t{};
-    t.SizeOfDump = l.size_of_dump;
-    t.ValidOffset = l.valid_offset;
-    t.ContextOffset = offsetof(DumpHeader64, ContextRecord);
-    t.ExceptionOffset = offsetof(DumpHeader64, Exception);
-    t.MmOffset = l.mm_offset;
-    t.UnloadedDriversOffset = l.unloaded_offset;
-    t.PrcbOffset = l.prcb_offset;
-    t.ProcessOffset = l.process_offset;
-    t.ThreadOffset = l.thread_offset;
-    t.CallStackOffset = l.stack_offset;
-    t.SizeOfCallStack = l.stack_size;
-    t.DriverListOffset = l.driver_list_offset;
-    t.DriverCount = l.driver_count;
-    t.StringPoolOffset = l.string_pool_offset;
-    t.StringPoolSize = l.string_pool_size;
-    t.TriageOptions = options;
-    t.TopOfStack = c.stack_top;
-    t.DebuggerDataOffset = l.kdbg_offset;
-    t.DebuggerDataSize = static_cast<std::uint32_t>(c.kdbg.size());
-    t.DataBlocksOffset = l.blocks_table_offset;
-    t.DataBlocksCount = l.block_count;
-    store(out, l.triage_offset, t);
-    DumpMmStorage64 mm{};
-    mm.Version = 1;
-    mm.Size = sizeof mm;
-    store(out, l.mm_offset, mm);
-    store(out, l.unloaded_offset, static_cast<std::uint32_t>(c.unloaded.size()));
-    std::uint64_t off = l.unloaded_offset + kUnloadedDriversHeader64;
-    for (const auto& u : c.unloaded) {
-      DumpUnloadedDriver64 e{};
-      const auto name = utf16_ascii(u.name);
-      e.NameLength = static_cast<std::uint16_t>(std::min<std::size_t>(name.size() * 2, 0xFFFE));
-      e.NameMaximumLength = e.NameLength;
-      std::copy_n(name.begin(), std::min(names, name.size()), e.DriverName);
-      e.StartAddress = u.start;
-      e.EndAddress = u.end;
-      store(out, off, e);
-      off += sizeof e;
-    }
-    std::memcpy(out.data() + offsetof(DumpHeader64, MiniDumpFields), &fields, 4);
-  } else {
-    TriageDump32 t{};
-    t.SizeOfDump = l.size_of_dump;
-    t.ValidOffset = l.valid_offset;
-    t.ContextOffset = offsetof(DumpHeader32, ContextRecord);
-    t.ExceptionOffset = offsetof(DumpHeader32, Exception);
-    t.MmOffset = l.mm_offset;
-    t.UnloadedDriversOffset = l.unloaded_offset;
-    t.PrcbOffset = l.prcb_offset;
-    t.ProcessOffset = l.process_offset;
-    t.ThreadOffset = l.thread_offset;
-    t.CallStackOffset = l.stack_offset;
-    t.SizeOfCallStack = l.stack_size;
-    t.DriverListOffset = l.driver_list_offset;
-    t.DriverCount = l.driver_count;
-    t.StringPoolOffset = l.string_pool_offset;
-    t.StringPoolSize = l.string_pool_size;
-    t.TriageOptions = options;
-    t.TopOfStack = static_cast<std::uint32_t>(c.stack_top);
-    t.DebuggerDataOffset = l.kdbg_offset;
-    t.DebuggerDataSize = static_cast<std::uint32_t>(c.kdbg.size());
-    t.DataBlocksOffset = l.blocks_table_offset;
-    t.DataBlocksCount = l.block_count;
-    store(out, l.triage_offset, t);
-    DumpMmStorage32 mm{};
-    mm.Version = 1;
-    mm.Size = sizeof mm;
-    store(out, l.mm_offset, mm);
-    store(out, l.unloaded_offset, static_cast<std::uint32_t>(c.unloaded.size()));
-    std::uint64_t off = l.unloaded_offset + kUnloadedDriversHeader32;
-    for (const auto& u : c.unloaded) {
-      DumpUnloadedDriver32 e{};
-      const auto name = utf16_ascii(u.name);
-      e.NameLength = static_cast<std::uint16_t>(std::min<std::size_t>(name.size() * 2, 0xFFFE));
-      e.NameMaximumLength = e.NameLength;
-      std::copy_n(name.begin(), std::min(names, name.size()), e.DriverName);
-      e.StartAddress = static_cast<std::uint32_t>(u.start);
-      e.EndAddress = static_cast<std::uint32_t>(u.end);
-      store(out, off, e);
-      off += sizeof e;
-    }
-    std::memcpy(out.data() + offsetof(DumpHeader32, MiniDumpFields), &fields, 4);
+  store(out, l.unloaded_offset, static_cast<std::uint32_t>(c.unloaded.size()));
+  std::uint64_t off = l.unloaded_offset + W::kUnloadedDriversHeader;
+  for (const auto& u : c.unloaded) {
+    typename W::UnloadedDriver e{};
+    const auto name = utf16_ascii(u.name);
+    e.NameLength = static_cast<std::uint16_t>(std::min<std::size_t>(name.size() * 2, 0xFFFE));
+    e.NameMaximumLength = e.NameLength;
+    std::copy_n(name.begin(), std::min(names, name.size()), e.DriverName);
+    e.StartAddress = static_cast<Ptr>(u.start);
+    e.EndAddress = static_cast<Ptr>(u.end);
+    store(out, off, e);
+    off += sizeof e;
   }
 
   copy(out, l.prcb_offset, c.prcb);
@@ -144,24 +104,13 @@ std::vector<std::byte> produce_small_dump(const SmallDumpContent& c, const Small
   std::uint64_t str = l.string_pool_offset;
   for (std::uint32_t i = 0; i < l.driver_count; ++i) {
     const auto& d = c.drivers[i];
-    const std::uint64_t entry = l.driver_list_offset + std::uint64_t(i) * l.driver_stride;
-    if (c.is64) {
-      DumpDriverEntry64 e{};
-      e.DriverNameOffset = static_cast<std::uint32_t>(str);
-      e.DllBase = d.base;
-      e.SizeOfImage = d.size;
-      e.CheckSum = d.checksum;
-      e.TimeDateStamp = d.timestamp;
-      store(out, entry, e);
-    } else {
-      DumpDriverEntry32 e{};
-      e.DriverNameOffset = static_cast<std::uint32_t>(str);
-      e.DllBase = static_cast<std::uint32_t>(d.base);
-      e.SizeOfImage = d.size;
-      e.CheckSum = d.checksum;
-      e.TimeDateStamp = d.timestamp;
-      store(out, entry, e);
-    }
+    typename W::DriverEntry e{};
+    e.DriverNameOffset = static_cast<std::uint32_t>(str);
+    e.DllBase = static_cast<Ptr>(d.base);
+    e.SizeOfImage = d.size;
+    e.CheckSum = d.checksum;
+    e.TimeDateStamp = d.timestamp;
+    store(out, l.driver_list_offset + std::uint64_t(i) * l.driver_stride, e);
     const auto chars = static_cast<std::uint32_t>(d.path.size());
     store(out, str, chars);
     std::memcpy(out.data() + str + 4, d.path.data(), d.path.size() * 2);
@@ -179,6 +128,13 @@ std::vector<std::byte> produce_small_dump(const SmallDumpContent& c, const Small
   }
   store(out, l.valid_offset, kTriageValid);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::byte> produce_small_dump(const SmallDumpContent& c, const SmallDumpLayout& l,
+                                          std::vector<std::byte> header) {
+  return with_width(c.is64, [&](auto width) { return produce<decltype(width)>(c, l, header); });
 }
 
 }  // namespace pagedump::writer
