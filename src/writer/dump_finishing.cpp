@@ -151,7 +151,13 @@ Overlays consistency_overlays(const PhysicalMemory& image, const DiscoveredSyste
     notes.push_back(fmt::format("the decoded KDBG is written over the encoded one at {:#x}",
                                 system.kdbg_va));
   }
+  const CpuArch arch = system.architecture == Architecture::x64 ? CpuArch::x64 : CpuArch::x86;
   for (const auto& cpu : system.cpus) {
+    // The stack page stays in the dump even when it reads as zeros (a bitmap dump leaves
+    // zero pages out): the debugger starts every stack walk there.
+    if (const std::uint64_t sp = context_stack_pointer(arch, cpu.context); sp != 0) {
+      o.keep_virtual(space, sp);
+    }
     const bool captured = cpu.context_source.rfind("captured", 0) == 0;
     const bool empty = context_is_empty(system.architecture, cpu.context);
     std::vector<std::byte> ctx;

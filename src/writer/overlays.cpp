@@ -32,6 +32,15 @@ bool Overlays::add_virtual(const AddressSpace& space, std::uint64_t va,
   return all;
 }
 
+bool Overlays::keep_virtual(const AddressSpace& space, std::uint64_t va) {
+  const auto t = space.translate(va);
+  if (!t) return false;
+  const std::uint64_t page = t.pa & ~(kPageSize - 1);
+  const auto pos = std::lower_bound(kept_.begin(), kept_.end(), page);
+  if (pos == kept_.end() || *pos != page) kept_.insert(pos, page);
+  return true;
+}
+
 void Overlays::apply(std::uint64_t pa, std::span<std::byte> chunk) const {
   const std::uint64_t end = pa + chunk.size();
   // Patches never exceed a page, so one that starts a page before the chunk can still reach in.
@@ -46,13 +55,16 @@ void Overlays::apply(std::uint64_t pa, std::span<std::byte> chunk) const {
 }
 
 std::uint64_t Overlays::first_page_touched(std::uint64_t pa, std::uint64_t end) const {
+  std::uint64_t first = end;
+  const auto kept = std::lower_bound(kept_.begin(), kept_.end(), pa & ~(kPageSize - 1));
+  if (kept != kept_.end() && *kept < end) first = *kept;
   auto it = std::lower_bound(patches_.begin(), patches_.end(), pa > kPageSize ? pa - kPageSize : 0,
                              [](const Patch& q, std::uint64_t a) { return q.pa < a; });
-  for (; it != patches_.end() && it->pa < end; ++it) {
+  for (; it != patches_.end() && it->pa < first; ++it) {
     if (it->pa + it->bytes.size() <= pa) continue;
-    return std::max(it->pa, pa) & ~(kPageSize - 1);
+    return std::min(first, std::max(it->pa, pa) & ~(kPageSize - 1));
   }
-  return end;
+  return first;
 }
 
 }  // namespace pagedump::writer

@@ -17,11 +17,17 @@ class Overlays {
   // page of it does not translate (that part is then left as the source has it).
   bool add_virtual(const AddressSpace& space, std::uint64_t va, std::span<const std::byte> bytes,
                    const std::string& what, std::vector<std::string>& notes);
+  // Marks the page `va` lies in as one the dump holds even when it is all zeros, as a corrected
+  // page is: the page a CONTEXT's stack pointer names, which a bitmap dump that leaves out zero
+  // pages would otherwise leave out, handing the debugger a stack pointer into missing memory.
+  // False when `va` does not translate.
+  bool keep_virtual(const AddressSpace& space, std::uint64_t va);
   // Patches the part of [pa, pa + chunk.size()) the overlays cover.
   void apply(std::uint64_t pa, std::span<std::byte> chunk) const;
-  // The first page-aligned address in [pa, end) whose page carries an overlay; `end` if none.
+  // The first page-aligned address in [pa, end) whose page carries an overlay or is kept; `end`
+  // if none.
   std::uint64_t first_page_touched(std::uint64_t pa, std::uint64_t end) const;
-  bool empty() const noexcept { return patches_.empty(); }
+  bool empty() const noexcept { return patches_.empty() && kept_.empty(); }
 
  private:
   struct Patch {
@@ -29,6 +35,7 @@ class Overlays {
     std::vector<std::byte> bytes;
   };
   std::vector<Patch> patches_;  // sorted by pa; later additions win where they overlap
+  std::vector<std::uint64_t> kept_;  // page addresses, sorted, unique
 };
 
 }  // namespace pagedump::writer

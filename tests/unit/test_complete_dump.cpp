@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -159,6 +160,12 @@ void expect_debugger_view(const Written& w) {
     ASSERT_TRUE(space.read_virtual(t.cpus[i].context, ctx).ok());
     EXPECT_EQ(context_instruction_pointer(arch, ctx), t.cpus[i].rip) << "cpu " << i;
     EXPECT_EQ(context_stack_pointer(arch, ctx), t.cpus[i].rsp) << "cpu " << i;
+    // The debugger's stack walk starts there: the page is in the dump even when it is zeros
+    // (and a bitmap dump leaves zero pages out).
+    std::array<std::byte, 8> top{}, source{};
+    ASSERT_TRUE(space.read_virtual(t.cpus[i].rsp, top).ok()) << "cpu " << i;
+    ASSERT_TRUE(AddressSpace(w.guest, mode, t.dtb).read_virtual(t.cpus[i].rsp, source).ok());
+    EXPECT_EQ(top, source) << "cpu " << i;
     if (arch == CpuArch::x64) {
       format::ContextAmd64 c;
       std::memcpy(&c, ctx.data(), sizeof c);
@@ -305,8 +312,20 @@ TEST(CompleteDump, SparseRawImageGivesASparseDumpWithTheSourcesBytes) {
   w.dump = DumpFile::open(opts.output);
   EXPECT_EQ(w.result.dump_type, 5u);
   ASSERT_TRUE(w.dump->bitmap().has_value());
-  // Every page of data, no page of zeros (the corrections leave no page zero here).
-  EXPECT_EQ(w.dump->bitmap()->present_pages, nonzero_pages);
+  // Every page of data, and of the zero pages only those the processors' stack pointers name
+  // (the corrections leave no page zero here).
+  const PagingMode mode =
+      w.guest.truth.arch == GuestArch::x64 ? PagingMode::x64_4level : PagingMode::x86_pae;
+  const AddressSpace guest_space(w.guest, mode, w.guest.truth.dtb);
+  std::set<std::uint64_t> zero_stack_pages;
+  for (const auto& cpu : w.guest.truth.cpus) {
+    const Translation t = guest_space.translate(cpu.rsp);
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(w.guest.read_physical(t.pa & ~0xFFFull, page).ok());
+    if (page == zero) zero_stack_pages.insert(t.pa & ~0xFFFull);
+  }
+  EXPECT_EQ(zero_stack_pages.size(), 4u);  // the guest's stacks hold nothing yet
+  EXPECT_EQ(w.dump->bitmap()->present_pages, nonzero_pages + zero_stack_pages.size());
   expect_debugger_view(w);
 }
 

@@ -110,6 +110,29 @@ TEST(PageStream, APageAnOverlayCorrectedIsBytesEvenInAHoleOrWhenZero) {
   EXPECT_EQ(page0[0x10], std::byte{0x66});
 }
 
+TEST(PageStream, AKeptPageIsBytesEvenInAHoleOrWhenZero) {
+  SparseMemory m;
+  m.map(0, 0x400 * kPageSize);
+  PageTableBuilder pt(m, PagingMode::x64_4level, 0x300 * kPageSize, 0x10 * kPageSize);
+  pt.map(0xfffff80000000000, 0x102 * kPageSize, 2 * kPageSize);
+  m.known_zero = {0x100 * kPageSize, 0x3 * kPageSize};  // pages 0x100..0x102: a hole
+  AddressSpace space(m, PagingMode::x64_4level, pt.dtb());
+  Overlays o;
+  EXPECT_TRUE(o.empty());
+  ASSERT_TRUE(o.keep_virtual(space, 0xfffff80000000018));  // page 0x102, in the hole
+  ASSERT_TRUE(o.keep_virtual(space, 0xfffff80000001ff8));  // page 0x103, zeros read
+  ASSERT_TRUE(o.keep_virtual(space, 0xfffff80000000ff0));  // page 0x102 again
+  EXPECT_FALSE(o.keep_virtual(space, 0xfffff80000002000));  // not mapped
+  EXPECT_FALSE(o.empty());
+  EXPECT_EQ(o.first_page_touched(0x100 * kPageSize, 0x106 * kPageSize), 0x102 * kPageSize);
+  EXPECT_EQ(o.first_page_touched(0x103 * kPageSize + 8, 0x106 * kPageSize), 0x103 * kPageSize);
+  EXPECT_EQ(o.first_page_touched(0x104 * kPageSize, 0x106 * kPageSize), 0x106 * kPageSize);
+  PageStream s(m, o);
+  EXPECT_EQ(stream_all(s, {0x100, 6}), (std::vector<Seen>{{0x100, 2, true, 0},
+                                                          {0x102, 2, false, 0},
+                                                          {0x104, 2, true, 0}}));
+}
+
 TEST(PageStream, AnImageThatCannotGiveAPageNamesItsAddress) {
   SparseMemory m;
   m.map(0, 0x10 * kPageSize);
