@@ -31,7 +31,7 @@ struct Written {
 };
 
 Written write_guest_dump(GuestSpec spec, const fs::path& file, CompleteDumpLayout layout = CompleteDumpLayout::automatic,
-                         std::uint32_t bugcheck = 0xE2) {
+                         std::uint32_t bugcheck = 0xE2, bool omit_zero_pages = false) {
   spec.ram_mib = kRamMiB;
   Written w{build_guest(spec), {}, file};
   w.system = discover_system(w.guest);
@@ -40,6 +40,7 @@ Written write_guest_dump(GuestSpec spec, const fs::path& file, CompleteDumpLayou
   o.quiet = true;
   o.force = true;
   o.layout = layout;
+  o.omit_zero_pages = omit_zero_pages;
   o.bugcheck = Bugcheck{bugcheck, {}};
   write_complete_dump(w.guest, w.system, o);
   return w;
@@ -118,6 +119,7 @@ TEST(Verify, EveryGuestVariantPasses) {
     const char* name;
     GuestSpec spec;
     CompleteDumpLayout layout;
+    bool omit_zero_pages = false;  // `convert --type bitmap`
   };
   GuestSpec plain;
   plain.kdbg_encoded = false;
@@ -133,10 +135,15 @@ TEST(Verify, EveryGuestVariantPasses) {
                               {"x64 bitmap", GuestSpec{}, CompleteDumpLayout::bitmap},
                               {"x64 45+ runs", many, CompleteDumpLayout::automatic},
                               {"x64 crashed, PCID", crashed, CompleteDumpLayout::automatic},
-                              {"x86 PAE", x86, CompleteDumpLayout::automatic}};
+                              {"x86 PAE", x86, CompleteDumpLayout::automatic},
+                              // The guests' stacks are zero pages: they must stay in.
+                              {"x64 bitmap, zero pages left out", GuestSpec{},
+                               CompleteDumpLayout::bitmap, true},
+                              {"x86 PAE bitmap, zero pages left out", x86,
+                               CompleteDumpLayout::bitmap, true}};
   for (const auto& v : variants) {
     SCOPED_TRACE(v.name);
-    auto w = write_guest_dump(v.spec, dir / "v.dmp", v.layout);
+    auto w = write_guest_dump(v.spec, dir / "v.dmp", v.layout, 0xE2, v.omit_zero_pages);
     auto r = verify_e2(w.file);
     EXPECT_TRUE(r.passed()) << summary(r);
     EXPECT_EQ(only_check(r, "bugcheck.expected").status, CheckStatus::pass);
