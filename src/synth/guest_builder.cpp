@@ -238,7 +238,7 @@ class Builder {
   std::uint64_t data_cursor_ = 0;
   std::uint64_t pool_ = 0;
   std::uint64_t system_eprocess_ = 0;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> user_pml4s_;  // (pml4 pa, unused)
+  std::vector<std::uint64_t> process_roots_;  // other processes' PML4s (x64) / PDPTs (PAE)
 };
 
 void Builder::build_memory_map() {
@@ -593,7 +593,7 @@ void Builder::build_processes() {
       p.dtb = t_.dtb;
     } else if (x64_) {
       p.dtb = alloc_pa(table_cursor_);
-      user_pml4s_.push_back({p.dtb, 0});
+      process_roots_.push_back(p.dtb);
     } else {
       // A PAE process: PDPT + 4 directories, five consecutive pages; kernel half copied later.
       p.dtb = 0x200000 + 0x10000 * i;  // below the kernel, clear of other allocations
@@ -601,7 +601,7 @@ void Builder::build_processes() {
         used_.insert(p.dtb + k * kPageSize);
         g_.memory.fill(p.dtb + k * kPageSize, kPageSize, std::byte{0});
       }
-      user_pml4s_.push_back({p.dtb, 0});
+      process_roots_.push_back(p.dtb);
     }
     put_ptr(p.eprocess + lay_.process_dtb, p.dtb);
     put_ptr(p.eprocess + lay_.eprocess_pid, p.pid);
@@ -993,7 +993,7 @@ void Builder::finish_paging() {
     t_.self_map_index = index;
     t_.pte_base = 0xFFFF000000000000ull | (std::uint64_t(index) << 39);
     // Each process's PML4 shares the kernel half and maps itself at the same slot.
-    for (auto [pml4, unused] : user_pml4s_) {
+    for (const std::uint64_t pml4 : process_roots_) {
       for (std::uint32_t i = 0x100; i < 0x200; ++i) {
         g_.memory.put<std::uint64_t>(pml4 + i * 8, g_.memory.get<std::uint64_t>(t_.dtb + i * 8));
       }
@@ -1002,7 +1002,7 @@ void Builder::finish_paging() {
   } else {
     paging_->install_pae_self_map();
     t_.pte_base = 0xC0000000;
-    for (auto [pdpt, unused] : user_pml4s_) {
+    for (const std::uint64_t pdpt : process_roots_) {
       // PAE: the kernel's 2 GiB (PDPT entries 2 and 3) through the kernel's own directories
       // would alias the self-map; give the process copies of directories 2 and 3 instead.
       for (std::uint64_t d = 2; d < 4; ++d) {
