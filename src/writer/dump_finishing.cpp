@@ -137,6 +137,54 @@ bool is_zero_page(std::span<const std::byte> page) noexcept {
   return page.size() == kPageSize && std::memcmp(page.data(), zero.data(), kPageSize) == 0;
 }
 
+namespace {
+
+void keep_range(Overlays& o, const AddressSpace& space, std::uint64_t va, std::uint64_t size) {
+  if (va == 0 || size == 0 || va + size < va) return;
+  for (std::uint64_t page = va & ~(kPageSize - 1); page < va + size; page += kPageSize) {
+    o.keep_virtual(space, page);
+  }
+}
+
+std::uint64_t read_pointer(const AddressSpace& space, std::uint64_t va, bool is64) {
+  std::uint64_t v = 0;
+  if (!space.read_virtual(va, std::as_writable_bytes(std::span(&v, 1)).first(is64 ? 8 : 4))) {
+    return 0;
+  }
+  return v;
+}
+
+// What a debugger reads first of each processor stays in the dump even where it is all zeros
+// (a bitmap dump leaves zero pages out, and a missing page reads as an error, not as zeros):
+// the page the stack pointer lies in, the KPRCB, and its current thread and that thread's
+// process, whose sizes and offsets the KDBG gives (16-bit fields: at most 64 KiB each).
+void keep_processor_pages(const AddressSpace& space, const DiscoveredSystem& system,
+                          Overlays& o) {
+  const bool is64 = system.architecture == Architecture::x64;
+  const CpuArch arch = is64 ? CpuArch::x64 : CpuArch::x86;
+  const KdDebuggerData64& k = system.kdbg;
+  const bool sizes = !system.kdbg_block.empty() && k.SizePrcb != 0;
+  const std::uint64_t mask = is64 ? ~0ull : 0xFFFFFFFFull;  // x86 VAs may come sign-extended
+  for (const auto& cpu : system.cpus) {
+    if (const std::uint64_t sp = context_stack_pointer(arch, cpu.context) & mask; sp != 0) {
+      o.keep_virtual(space, sp);
+    }
+    if (!sizes) continue;
+    const std::uint64_t prcb = cpu.prcb & mask;
+    keep_range(o, space, prcb, k.SizePrcb);
+    const std::uint64_t thread =
+        k.OffsetPrcbCurrentThread ? read_pointer(space, prcb + k.OffsetPrcbCurrentThread, is64)
+                                  : 0;
+    keep_range(o, space, thread, k.SizeEThread);
+    if (thread && k.OffsetKThreadApcProcess) {
+      keep_range(o, space, read_pointer(space, thread + k.OffsetKThreadApcProcess, is64),
+                 k.SizeEProcess);
+    }
+  }
+}
+
+}  // namespace
+
 Overlays consistency_overlays(const PhysicalMemory& image, const DiscoveredSystem& system,
                               std::vector<std::string>& notes) {
   Overlays o;
@@ -151,13 +199,8 @@ Overlays consistency_overlays(const PhysicalMemory& image, const DiscoveredSyste
     notes.push_back(fmt::format("the decoded KDBG is written over the encoded one at {:#x}",
                                 system.kdbg_va));
   }
-  const CpuArch arch = system.architecture == Architecture::x64 ? CpuArch::x64 : CpuArch::x86;
+  keep_processor_pages(space, system, o);
   for (const auto& cpu : system.cpus) {
-    // The stack page stays in the dump even when it reads as zeros (a bitmap dump leaves
-    // zero pages out): the debugger starts every stack walk there.
-    if (const std::uint64_t sp = context_stack_pointer(arch, cpu.context); sp != 0) {
-      o.keep_virtual(space, sp);
-    }
     const bool captured = cpu.context_source.rfind("captured", 0) == 0;
     const bool empty = context_is_empty(system.architecture, cpu.context);
     std::vector<std::byte> ctx;

@@ -35,9 +35,7 @@ bool Overlays::add_virtual(const AddressSpace& space, std::uint64_t va,
 bool Overlays::keep_virtual(const AddressSpace& space, std::uint64_t va) {
   const auto t = space.translate(va);
   if (!t) return false;
-  const std::uint64_t page = t.pa & ~(kPageSize - 1);
-  const auto pos = std::lower_bound(kept_.begin(), kept_.end(), page);
-  if (pos == kept_.end() || *pos != page) kept_.insert(pos, page);
+  kept_.insert(t.pa & ~(kPageSize - 1));
   return true;
 }
 
@@ -56,7 +54,7 @@ void Overlays::apply(std::uint64_t pa, std::span<std::byte> chunk) const {
 
 std::uint64_t Overlays::first_page_touched(std::uint64_t pa, std::uint64_t end) const {
   std::uint64_t first = end;
-  const auto kept = std::lower_bound(kept_.begin(), kept_.end(), pa & ~(kPageSize - 1));
+  const auto kept = kept_.lower_bound(pa & ~(kPageSize - 1));
   if (kept != kept_.end() && *kept < end) first = *kept;
   auto it = std::lower_bound(patches_.begin(), patches_.end(), pa > kPageSize ? pa - kPageSize : 0,
                              [](const Patch& q, std::uint64_t a) { return q.pa < a; });

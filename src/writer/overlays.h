@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,9 +19,9 @@ class Overlays {
   bool add_virtual(const AddressSpace& space, std::uint64_t va, std::span<const std::byte> bytes,
                    const std::string& what, std::vector<std::string>& notes);
   // Marks the page `va` lies in as one the dump holds even when it is all zeros, as a corrected
-  // page is: the page a CONTEXT's stack pointer names, which a bitmap dump that leaves out zero
-  // pages would otherwise leave out, handing the debugger a stack pointer into missing memory.
-  // False when `va` does not translate.
+  // page is: what a debugger reads first (a processor's stack page, its KPRCB), which a bitmap
+  // dump that leaves zero pages out would otherwise make missing memory. False when `va` does
+  // not translate.
   bool keep_virtual(const AddressSpace& space, std::uint64_t va);
   // Patches the part of [pa, pa + chunk.size()) the overlays cover.
   void apply(std::uint64_t pa, std::span<std::byte> chunk) const;
@@ -35,7 +36,7 @@ class Overlays {
     std::vector<std::byte> bytes;
   };
   std::vector<Patch> patches_;  // sorted by pa; later additions win where they overlap
-  std::vector<std::uint64_t> kept_;  // page addresses, sorted, unique
+  std::set<std::uint64_t> kept_;  // page addresses (a hostile image may name 2048 KPRCBs)
 };
 
 }  // namespace pagedump::writer

@@ -166,6 +166,10 @@ void expect_debugger_view(const Written& w) {
     ASSERT_TRUE(space.read_virtual(t.cpus[i].rsp, top).ok()) << "cpu " << i;
     ASSERT_TRUE(AddressSpace(w.guest, mode, t.dtb).read_virtual(t.cpus[i].rsp, source).ok());
     EXPECT_EQ(top, source) << "cpu " << i;
+    // So are the KPRCB and its current thread, whole.
+    std::vector<std::byte> prcb(w.system.kdbg.SizePrcb), thread(w.system.kdbg.SizeEThread);
+    EXPECT_TRUE(space.read_virtual(t.cpus[i].prcb, prcb).ok()) << "cpu " << i;
+    EXPECT_TRUE(space.read_virtual(t.cpus[i].thread, thread).ok()) << "cpu " << i;
     if (arch == CpuArch::x64) {
       format::ContextAmd64 c;
       std::memcpy(&c, ctx.data(), sizeof c);
@@ -312,20 +316,36 @@ TEST(CompleteDump, SparseRawImageGivesASparseDumpWithTheSourcesBytes) {
   w.dump = DumpFile::open(opts.output);
   EXPECT_EQ(w.result.dump_type, 5u);
   ASSERT_TRUE(w.dump->bitmap().has_value());
-  // Every page of data, and of the zero pages only those the processors' stack pointers name
-  // (the corrections leave no page zero here).
+  // Every page of data, and of the zero pages only those a debugger reads first of each
+  // processor: its stack page, KPRCB, current thread and process (the corrections leave no page
+  // zero here).
   const PagingMode mode =
       w.guest.truth.arch == GuestArch::x64 ? PagingMode::x64_4level : PagingMode::x86_pae;
   const AddressSpace guest_space(w.guest, mode, w.guest.truth.dtb);
-  std::set<std::uint64_t> zero_stack_pages;
+  const format::KdDebuggerData64& k = w.system.kdbg;
+  std::set<std::uint64_t> zero_kept_pages;
+  auto keep = [&](std::uint64_t va, std::uint64_t size) {
+    for (std::uint64_t p = va & ~0xFFFull; p < va + size; p += 0x1000) {
+      const Translation t = guest_space.translate(p);
+      ASSERT_TRUE(t.ok()) << std::hex << p;
+      ASSERT_TRUE(w.guest.read_physical(t.pa & ~0xFFFull, page).ok());
+      if (page == zero) zero_kept_pages.insert(t.pa & ~0xFFFull);
+    }
+  };
   for (const auto& cpu : w.guest.truth.cpus) {
-    const Translation t = guest_space.translate(cpu.rsp);
-    ASSERT_TRUE(t.ok());
-    ASSERT_TRUE(w.guest.read_physical(t.pa & ~0xFFFull, page).ok());
-    if (page == zero) zero_stack_pages.insert(t.pa & ~0xFFFull);
+    keep(cpu.rsp, 1);
+    keep(cpu.prcb, k.SizePrcb);
+    keep(cpu.thread, k.SizeEThread);
+    std::uint64_t process = 0;
+    ASSERT_TRUE(guest_space
+                    .read_virtual(cpu.thread + k.OffsetKThreadApcProcess,
+                                  std::as_writable_bytes(std::span(&process, 1)))
+                    .ok());
+    keep(process, k.SizeEProcess);
   }
-  EXPECT_EQ(zero_stack_pages.size(), 4u);  // the guest's stacks hold nothing yet
-  EXPECT_EQ(w.dump->bitmap()->present_pages, nonzero_pages + zero_stack_pages.size());
+  // The guest's stacks hold nothing yet; its KPRCBs, threads and processes are mostly zeros.
+  EXPECT_GE(zero_kept_pages.size(), 4u);
+  EXPECT_EQ(w.dump->bitmap()->present_pages, nonzero_pages + zero_kept_pages.size());
   expect_debugger_view(w);
 }
 

@@ -8,6 +8,7 @@
 
 #include "pagedump/format/dump_header.h"
 #include "pagedump/verify/crashtest.h"
+#include "pagedump/writer/small_dump.h"
 #include "support/temp_dir.h"
 #include "verify_test_util.h"
 
@@ -153,6 +154,29 @@ TEST(Verify, EveryGuestVariantPasses) {
     // The kernel's PDB named as a symbol store keeps it.
     EXPECT_NE(only_check(r, "symbols.kernel").message.find(w.guest.truth.pdb_symbol_path), std::string::npos)
         << only_check(r, "symbols.kernel").message;
+  }
+}
+
+// Re-typing a bitmap dump that left zero pages out: what a small dump copies of the
+// processor (KPRCB, thread, process) was kept even where it is zeros, so the small dump can be
+// written from it and passes.
+TEST(Verify, ASmallDumpOfABitmapDumpWithoutZeroPagesPasses) {
+  TempDir dir;
+  GuestSpec x86;
+  x86.arch = GuestArch::x86_pae;
+  for (const GuestSpec& spec : {GuestSpec{}, x86}) {
+    SCOPED_TRACE(spec.arch == GuestArch::x64 ? "x64" : "x86 PAE");
+    auto w = write_guest_dump(spec, dir / "bitmap.dmp", CompleteDumpLayout::bitmap, 0xE2, true);
+    auto bitmap = DumpFile::open((dir / "bitmap.dmp").string());
+    const DiscoveredSystem system = discover_system(*bitmap);
+    SmallDumpOptions o;
+    o.output = (dir / "small.dmp").string();
+    o.force = true;
+    o.quiet = true;
+    const DumpWriteResult small = write_small_dump(*bitmap, system, o);
+    EXPECT_EQ(small.dump_type, 4u);
+    auto r = verify_e2(dir / "small.dmp");
+    EXPECT_TRUE(r.passed()) << summary(r);
   }
 }
 
