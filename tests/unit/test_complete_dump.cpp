@@ -24,6 +24,7 @@
 #include "pagedump/translate/address_space.h"
 #include "pagedump/writer/complete_dump.h"
 #include "support/temp_dir.h"
+#include "support/written_dump.h"
 
 using namespace pagedump;
 using pagedump::synth::build_guest;
@@ -34,12 +35,7 @@ using pagedump::test::TempDir;
 
 namespace {
 
-struct Written {
-  Guest guest;
-  DiscoveredSystem system;
-  DumpWriteResult result;
-  std::unique_ptr<DumpFile> dump;
-};
+using Written = test::WrittenDump;
 
 // Guests of 256 MiB: every test copies and compares all of RAM.
 constexpr std::uint32_t kRamMiB = 256;
@@ -56,29 +52,8 @@ Written write_dump(GuestSpec spec, const TempDir& dir, CompleteDumpOptions opts 
   return w;
 }
 
-// Physical pages the writer is allowed to change, and where.
-std::set<std::uint64_t> corrected_pages(const Written& w) {
-  std::set<std::uint64_t> pages;
-  AddressSpace space(w.guest, w.system.paging, w.system.directory_table_base);
-  auto add = [&](std::uint64_t va, std::uint64_t size) {
-    for (std::uint64_t p = va & ~0xFFFull; p < va + size; p += 0x1000) {
-      if (auto t = space.translate(p)) pages.insert(t.pa & ~0xFFFull);
-    }
-  };
-  const std::uint64_t ctx = w.system.architecture == Architecture::x64 ? 0x4D0 : 0x2CC;
-  if (w.system.kdbg_encoded) {
-    add(w.system.kdbg_va, w.system.kdbg_block.size());
-    add(w.system.kdbg_keys->encoded_flag_va, 1);
-  }
-  for (const auto& c : w.system.cpus) {
-    if (c.context_va) add(c.context_va, ctx);
-    if (c.proc_state_context_va) add(c.proc_state_context_va, ctx);
-  }
-  return pages;
-}
-
 void expect_pages_equal_source(const Written& w) {
-  const auto corrected = corrected_pages(w);
+  const auto corrected = test::corrected_pages(w.guest, w.system);
   std::vector<std::byte> a(1 << 20), b(1 << 20);
   std::uint64_t compared = 0;
   for (const auto& r : w.guest.ranges()) {

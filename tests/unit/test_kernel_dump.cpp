@@ -26,6 +26,7 @@
 #include "page_set_writer.h"
 #include "support/samples.h"
 #include "support/temp_dir.h"
+#include "support/written_dump.h"
 
 using namespace pagedump;
 using pagedump::synth::build_guest;
@@ -97,12 +98,7 @@ class KernelPages {
   std::set<std::pair<std::uint64_t, int>> seen_;
 };
 
-struct Written {
-  Guest guest;
-  DiscoveredSystem system;
-  DumpWriteResult result;
-  std::unique_ptr<DumpFile> dump;
-};
+using Written = test::WrittenDump;
 
 Written write_kernel(GuestSpec spec, const TempDir& dir, KernelDumpOptions opts = {}) {
   spec.ram_mib = kRamMiB;
@@ -116,27 +112,6 @@ Written write_kernel(GuestSpec spec, const TempDir& dir, KernelDumpOptions opts 
   return w;
 }
 
-// Pages the writer corrects (decoded KDBG, KdpDataBlockEncoded, CONTEXTs).
-std::set<std::uint64_t> corrected_pages(const Written& w) {
-  std::set<std::uint64_t> pages;
-  AddressSpace space(w.guest, w.system.paging, w.system.directory_table_base);
-  auto add = [&](std::uint64_t va, std::uint64_t size) {
-    for (std::uint64_t p = va & ~0xFFFull; p < va + size; p += kPage) {
-      if (auto t = space.translate(p)) pages.insert(t.pa & ~0xFFFull);
-    }
-  };
-  const std::uint64_t ctx = w.system.architecture == Architecture::x64 ? 0x4D0 : 0x2CC;
-  if (w.system.kdbg_encoded) {
-    add(w.system.kdbg_va, w.system.kdbg_block.size());
-    add(w.system.kdbg_keys->encoded_flag_va, 1);
-  }
-  for (const auto& c : w.system.cpus) {
-    if (c.context_va) add(c.context_va, ctx);
-    if (c.proc_state_context_va) add(c.proc_state_context_va, ctx);
-  }
-  return pages;
-}
-
 bool dump_has(const DumpFile& d, std::uint64_t pa) {
   std::byte b{};
   return d.read_physical(pa, std::span(&b, 1)).ok();
@@ -148,7 +123,7 @@ void expect_kernel_pages(const Written& w, const std::set<std::uint64_t>& extra 
   const bool pae = w.guest.truth.arch == GuestArch::x86_pae;
   const KernelPages kernel(w.guest, w.guest.truth.dtb, pae);
   ASSERT_GT(kernel.pages().size(), 100u);
-  const auto corrected = corrected_pages(w);
+  const auto corrected = test::corrected_pages(w.guest, w.system);
   std::vector<std::byte> a(kPage), b(kPage);
   std::uint64_t differing = 0;
   for (std::uint64_t pa : kernel.pages()) {
