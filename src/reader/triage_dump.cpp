@@ -648,21 +648,14 @@ void TriageParser::run(std::span<const std::byte> main_header) {
     throw Error(ErrorKind::usage, fmt::format("triage dump: the main header given is {:#x} bytes, "
                                               "expected {:#x}", main_header.size(), need));
   }
-  if (is64_) {
-    auto h = format::load<format::DumpHeader64>(main_header);
+  format::with_width(is64_, [&](auto width) {
+    auto h = format::load<typename decltype(width)::DumpHeader>(main_header);
     d_.machine_ = h.MachineImageType;
     d_.kdbg_va_ = h.KdDebuggerDataBlock;
     d_.ps_loaded_module_list_ = h.PsLoadedModuleList;
     d_.mini_dump_fields_ = h.MiniDumpFields;
     d_.number_processors_ = h.NumberProcessors;
-  } else {
-    auto h = format::load<format::DumpHeader32>(main_header);
-    d_.machine_ = h.MachineImageType;
-    d_.kdbg_va_ = h.KdDebuggerDataBlock;
-    d_.ps_loaded_module_list_ = h.PsLoadedModuleList;
-    d_.mini_dump_fields_ = h.MiniDumpFields;
-    d_.number_processors_ = h.NumberProcessors;
-  }
+  });
   load_fields();
   check_extent();
   parse_context_and_exception();
