@@ -147,7 +147,7 @@ ReadResult MemoryImage::read_physical(std::uint64_t pa, std::span<std::byte> out
 StoredExtent MemoryImage::stored_extent(std::uint64_t pa, std::uint64_t limit) const {
   const PhysicalRange* r = unwritten_known_zero_ ? range_at(pa) : nullptr;
   if (!r || (truncated_from_ && pa >= *truncated_from_)) return {false, limit};
-  std::uint64_t end = std::min(limit, r->base + (r->size - 1) + 1);
+  std::uint64_t end = std::min(limit, r->end());
   if (truncated_from_) end = std::min(end, *truncated_from_);
   const auto written = pages_.lower_bound(pa / kPageSize);
   if (written != pages_.end() && written->first == pa / kPageSize) {
