@@ -166,7 +166,8 @@ void register_convert(Registry& r) {
   small->type_option =
       cmd->add_option("--type", a->type,
                       "full: complete dump (runs, or bitmap when they do not fit); bitmap: full "
-                      "bitmap dump leaving out zero pages; kernel: kernel memory dump (bitmap, "
+                      "bitmap dump leaving out zero pages (not those of each processor's KPRCB, "
+                      "thread, process and stack page); kernel: kernel memory dump (bitmap, "
                       "DumpType 6) without the processes' private memory; small: small memory "
                       "dump (triage)")
           ->check(CLI::IsMember({"full", "bitmap", "kernel", "small"}));
