@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
 #include "pagedump/format/dump_header.h"
+#include "pagedump/format/pointer_width.h"
 #include "pagedump/sources/open_image.h"
 
 namespace pagedump {
@@ -30,42 +32,26 @@ void fill_common(Header& h, const DiscoveredSystem& s) {
   h.KdSecondaryVersion = s.kd_secondary_version;
 }
 
-void fill64(DumpHeader64& h, const DiscoveredSystem& s, bool with_runs) {
+// One body for both widths; the 32-bit header's fields are narrowed to what it stores.
+template <class W>
+void fill_width(typename W::DumpHeader& h, const DiscoveredSystem& s, bool with_runs) {
+  using Pointer = typename W::Pointer;
   fill_common(h, s);
-  h.ValidDump = kValidDump64;
-  h.DirectoryTableBase = s.directory_table_base;
-  h.PfnDataBase = s.kdbg.MmPfnDatabase;
-  h.PsLoadedModuleList = s.kdbg.PsLoadedModuleList;
-  h.PsActiveProcessHead = s.kdbg.PsActiveProcessHead;
-  h.KdDebuggerDataBlock = s.kdbg_va;
+  h.ValidDump = W::kValidDump;
+  h.DirectoryTableBase = static_cast<Pointer>(s.directory_table_base);
+  h.PfnDataBase = static_cast<Pointer>(s.kdbg.MmPfnDatabase);
+  h.PsLoadedModuleList = static_cast<Pointer>(s.kdbg.PsLoadedModuleList);
+  h.PsActiveProcessHead = static_cast<Pointer>(s.kdbg.PsActiveProcessHead);
+  h.KdDebuggerDataBlock = static_cast<Pointer>(s.kdbg_va);
+  if constexpr (std::is_same_v<W, Width32>) h.PaeEnabled = s.pae_enabled ? 1 : 0;
   if (!with_runs) return;
-  PhysicalMemoryDescriptor64Head d;
-  std::memcpy(&d, h.PhysicalMemoryBlock, sizeof d);  // keeps the pad's fill
+  typename W::MemoryDescriptorHead d;
+  std::memcpy(&d, h.PhysicalMemoryBlock, sizeof d);  // keeps the 64-bit pad's fill
   d.NumberOfRuns = static_cast<std::uint32_t>(s.physical_memory_runs.size());
   d.NumberOfPages = 0;
   for (std::size_t i = 0; i < s.physical_memory_runs.size(); ++i) {
-    const PhysicalMemoryRun64 run{s.physical_memory_runs[i].first,
-                                  s.physical_memory_runs[i].second};
-    std::memcpy(h.PhysicalMemoryBlock + sizeof d + i * sizeof run, &run, sizeof run);
-    d.NumberOfPages += run.PageCount;
-  }
-  std::memcpy(h.PhysicalMemoryBlock, &d, sizeof d);
-}
-
-void fill32(DumpHeader32& h, const DiscoveredSystem& s, bool with_runs) {
-  fill_common(h, s);
-  h.ValidDump = kValidDump32;
-  h.DirectoryTableBase = static_cast<std::uint32_t>(s.directory_table_base);
-  h.PfnDataBase = static_cast<std::uint32_t>(s.kdbg.MmPfnDatabase);
-  h.PsLoadedModuleList = static_cast<std::uint32_t>(s.kdbg.PsLoadedModuleList);
-  h.PsActiveProcessHead = static_cast<std::uint32_t>(s.kdbg.PsActiveProcessHead);
-  h.KdDebuggerDataBlock = static_cast<std::uint32_t>(s.kdbg_va);
-  h.PaeEnabled = s.pae_enabled ? 1 : 0;
-  if (!with_runs) return;
-  PhysicalMemoryDescriptor32Head d{static_cast<std::uint32_t>(s.physical_memory_runs.size()), 0};
-  for (std::size_t i = 0; i < s.physical_memory_runs.size(); ++i) {
-    const PhysicalMemoryRun32 run{static_cast<std::uint32_t>(s.physical_memory_runs[i].first),
-                                  static_cast<std::uint32_t>(s.physical_memory_runs[i].second)};
+    const typename W::MemoryRun run{static_cast<Pointer>(s.physical_memory_runs[i].first),
+                                    static_cast<Pointer>(s.physical_memory_runs[i].second)};
     std::memcpy(h.PhysicalMemoryBlock + sizeof d + i * sizeof run, &run, sizeof run);
     d.NumberOfPages += run.PageCount;
   }
@@ -99,17 +85,14 @@ void fill_system_header(const DiscoveredSystem& s, std::span<std::byte> bytes,
                         bool with_runs) noexcept {
   fill_page_pattern(bytes);
   // The structs are the on-disk layout: fill a copy of the fill, then store it back.
-  if (s.architecture == Architecture::x64 && bytes.size() >= sizeof(DumpHeader64)) {
-    DumpHeader64 h;
+  with_width(s.architecture == Architecture::x64, [&](auto width) {
+    using W = decltype(width);
+    typename W::DumpHeader h;
+    if (bytes.size() < sizeof h) return;
     std::memcpy(&h, bytes.data(), sizeof h);
-    fill64(h, s, with_runs);
+    fill_width<W>(h, s, with_runs);
     std::memcpy(bytes.data(), &h, sizeof h);
-  } else if (s.architecture == Architecture::x86 && bytes.size() >= sizeof(DumpHeader32)) {
-    DumpHeader32 h;
-    std::memcpy(&h, bytes.data(), sizeof h);
-    fill32(h, s, with_runs);
-    std::memcpy(bytes.data(), &h, sizeof h);
-  }
+  });
 }
 
 }  // namespace pagedump

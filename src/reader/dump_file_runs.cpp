@@ -1,8 +1,10 @@
 // Run-based layouts: the header's physical memory descriptor (DumpType 1) and the RDMP range
 // list (DumpType 8, 9, 0xA). Both end up as ascending, disjoint DumpRuns.
 #include <algorithm>
+#include <utility>
 
 #include "dump_file_internal.h"
+#include "pagedump/format/pointer_width.h"
 #include "pagedump/format/rdmp.h"
 #include "pagedump/reader/dump_file.h"
 
@@ -16,14 +18,18 @@ void DumpFile::parse_runs() {
   layout_ = MemoryLayout::runs;
   std::span<const std::byte> b = raw_header_;
   const bool is64 = header_.is64;
-  const std::size_t block = is64 ? offsetof(format::DumpHeader64, PhysicalMemoryBlock)
-                                 : offsetof(format::DumpHeader32, PhysicalMemoryBlock);
-  const std::size_t capacity = is64 ? format::kMaxRuns64 : format::kMaxRuns32;
-  const std::size_t run_size = is64 ? sizeof(format::PhysicalMemoryRun64)
-                                    : sizeof(format::PhysicalMemoryRun32);
-  const std::size_t runs_at = block + (is64 ? sizeof(format::PhysicalMemoryDescriptor64Head)
-                                            : sizeof(format::PhysicalMemoryDescriptor32Head));
-
+  // Where the descriptor's fields are, and how wide, depends only on the pointer width.
+  std::size_t block = 0, capacity = 0, run_size = 0, runs_at = 0, pages_offset = 0;
+  format::with_width(is64, [&](auto width) {
+    using W = decltype(width);
+    using Header = typename W::DumpHeader;
+    using Head = typename W::MemoryDescriptorHead;
+    block = offsetof(Header, PhysicalMemoryBlock);
+    capacity = W::kMaxRuns;
+    run_size = sizeof(typename W::MemoryRun);
+    runs_at = block + sizeof(Head);
+    pages_offset = block + offsetof(Head, NumberOfPages);
+  });
   std::uint32_t count = format::load<std::uint32_t>(b, block);
   if (format::is_fill(count)) {
     fail(ErrorKind::inconsistent, path(),
@@ -37,15 +43,10 @@ void DumpFile::parse_runs() {
          "PhysicalMemoryBlock holds",
          block, count, capacity);
   }
-  std::uint64_t pages_field;
-  std::size_t pages_offset;
-  if (is64) {
-    pages_offset = block + offsetof(format::PhysicalMemoryDescriptor64Head, NumberOfPages);
-    pages_field = format::load<std::uint64_t>(b, pages_offset);
-  } else {
-    pages_offset = block + offsetof(format::PhysicalMemoryDescriptor32Head, NumberOfPages);
-    pages_field = format::load<std::uint32_t>(b, pages_offset);
-  }
+  const std::uint64_t pages_field = format::with_width(is64, [&](auto width) -> std::uint64_t {
+    using Head = typename decltype(width)::MemoryDescriptorHead;
+    return format::load<decltype(Head::NumberOfPages)>(b, pages_offset);
+  });
 
   const std::uint64_t data_start = header_.header_size();
   std::uint64_t sum = 0;
@@ -53,16 +54,10 @@ void DumpFile::parse_runs() {
   runs_.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     std::size_t at = runs_at + i * run_size;
-    std::uint64_t base, pages;
-    if (is64) {
-      auto r = format::load<format::PhysicalMemoryRun64>(b, at);
-      base = r.BasePage;
-      pages = r.PageCount;
-    } else {
-      auto r = format::load<format::PhysicalMemoryRun32>(b, at);
-      base = r.BasePage;
-      pages = r.PageCount;
-    }
+    const auto [base, pages] = format::with_width(is64, [&](auto width) {
+      const auto r = format::load<typename decltype(width)::MemoryRun>(b, at);
+      return std::pair<std::uint64_t, std::uint64_t>{r.BasePage, r.PageCount};
+    });
     if (base >= kMaxPfnEnd || pages > kMaxPfnEnd - base) {
       fail(ErrorKind::inconsistent, path(),
            "Run[{}] at file offset {:#x} (BasePage {:#x}, PageCount {:#x}) runs past the largest "
