@@ -18,6 +18,8 @@
 #   --smoke: a 1 GiB sparse and a 1 GiB dense image, one run each, micro-benchmarks briefly: it
 #   checks that every measurement runs (CI does this); its figures are not the record.
 #   BENCH_DIR=... chooses where images go (kept when given); RUNS=3 runs per median.
+# A command that fails, or too little free disk for the next output, ends the run with the
+# command's message: no figure is ever printed for a command that did not succeed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smoke=0
@@ -33,22 +35,47 @@ mkdir -p "$dir"
 pd=./build/tools/pagedump/pagedump
 mk=./build/bench/make_bench_image
 rr=./build/bench/random_reads
-cleanup() { rm -f "$dir"/copy.raw "$dir"/*.dmp; [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"; }
+cleanup() { rm -f "$dir"/copy.raw "$dir"/*.dmp "$dir"/cmd.err "$dir"/time.out "$dir"/strace.log "$dir"/vas.txt; [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"; }
 trap cleanup EXIT
 
-secs() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v a="$s" -v b="$e" 'BEGIN {printf "%.3f", b - a}'; }
+# A command that fails is not a measurement: every helper below that runs one ends the whole
+# run with the command's own message instead of recording its time, memory or reads.
+fail_run() { echo "bench.sh: '$1' failed:" >&2; cat "$dir/cmd.err" >&2; exit 1; }
+run_ok() { "$@" >/dev/null 2>"$dir/cmd.err" || fail_run "$*"; }
+# timed ARRAY CMD...: runs CMD and appends its wall time in seconds to ARRAY.
+timed() {
+  local -n into_=$1; shift
+  local s e; s=$(date +%s.%N); run_ok "$@"; e=$(date +%s.%N)
+  into_+=("$(awk -v a="$s" -v b="$e" 'BEGIN {printf "%.3f", b - a}')")
+}
 div() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "-"; else printf "%.2f", a / b}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-maxrss_mib() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}'; }
+# maxrss_mib VAR CMD...: CMD's peak memory in MiB, into VAR.
+maxrss_mib() {
+  local -n out_=$1; shift
+  /usr/bin/time -o "$dir/time.out" -f %M "$@" >/dev/null 2>"$dir/cmd.err" || fail_run "$*"
+  out_=$(awk '{printf "%.1f", $1/1024}' "$dir/time.out")
+}
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
-# Bytes a command reads from files (read + pread64 return values), when strace is installed.
+# bytes_read VAR CMD...: the bytes CMD reads from files (read + pread64 return values), into
+# VAR ("-" without strace).
 bytes_read() {
-  command -v strace >/dev/null || { echo "-"; return; }
+  local -n out_=$1; shift
+  command -v strace >/dev/null || { out_="-"; return; }
   local log="$dir/strace.log"
-  strace -f -qq -e trace=read,pread64 -o "$log" "$@" >/dev/null 2>&1 || true
-  awk '/= [0-9]+$/ {s += $NF} END {printf "%d", s}' "$log"
+  strace -f -qq -e trace=read,pread64 -o "$log" "$@" >/dev/null 2>"$dir/cmd.err" || fail_run "$*"
+  out_=$(awk '/= [0-9]+$/ {s += $NF} END {printf "%d", s}' "$log")
   rm -f "$log"
 }
+# need_space BYTES WHAT: ends the run before a conversion could meet a full disk.
+need_space() {
+  local avail; avail=$(df -B1 --output=avail "$dir" | tail -1)
+  if ((avail < $1)); then
+    echo "bench.sh: $2 needs $(mib "$1") MiB free in $dir; $(mib "$avail") MiB are" >&2
+    exit 1
+  fi
+}
+on_disk() { du -B1 "$1" | cut -f1; }
 image() {  # image SIZE KIND -> path (built once)
   local img="$dir/img-$1-$2.raw"
   [ -f "$img" ] || "$mk" "$img" "$1" "$2"
@@ -74,20 +101,22 @@ kinds=(sparse dense)
 for size in "${sizes[@]}"; do
   for kind in "${kinds[@]}"; do
     img=$(image "$size" "$kind")
+    need_space "$(on_disk "$img")" "copying the $size GiB $kind image"
     cps=(); css=(); cvs=(); cns=()
     for ((i = 0; i < runs; i++)); do
-      sync; cps+=("$(secs cp "$img" "$dir/copy.raw")"); rm -f "$dir/copy.raw"
-      sync; css+=("$(secs sh -c "cp '$img' '$dir/copy.raw' && sync '$dir/copy.raw'")"); rm -f "$dir/copy.raw"
+      sync; timed cps cp "$img" "$dir/copy.raw"; rm -f "$dir/copy.raw"
+      sync; timed css sh -c "cp '$img' '$dir/copy.raw' && sync '$dir/copy.raw'"; rm -f "$dir/copy.raw"
       # A new file each time, as cp's: replacing one costs ext4 a flush at the rename.
-      sync; cns+=("$(secs convert "$img" "$dir/out.dmp" --no-sync)"); rm -f "$dir/out.dmp"
-      sync; cvs+=("$(secs convert "$img" "$dir/out.dmp")")
+      sync; timed cns convert "$img" "$dir/out.dmp" --no-sync; rm -f "$dir/out.dmp"
+      sync; timed cvs convert "$img" "$dir/out.dmp"
       ((i + 1 < runs)) && rm -f "$dir/out.dmp"
     done
     cp_m=$(median "${cps[@]}"); cs_m=$(median "${css[@]}"); cv_m=$(median "${cvs[@]}")
     cn_m=$(median "${cns[@]}")
-    rss_v=$(maxrss_mib "$pd" verify "$dir/out.dmp"); rm -f "$dir/out.dmp"
-    rss_c=$(maxrss_mib "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --quiet); rm -f "$dir/out.dmp"
-    rss_i=$(maxrss_mib "$pd" inspect "$img" --memory-map "$img.map")
+    maxrss_mib rss_v "$pd" verify "$dir/out.dmp"; rm -f "$dir/out.dmp"
+    maxrss_mib rss_c "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --quiet
+    rm -f "$dir/out.dmp"
+    maxrss_mib rss_i "$pd" inspect "$img" --memory-map "$img.map"
     printf '| %s GiB %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$size" "$kind" \
       "$cp_m" "$cn_m" "$(div "$cn_m" "$cp_m")" "$cs_m" "$cv_m" "$(div "$cv_m" "$cs_m")" \
       "$rss_c" "$rss_i" "$rss_v"
@@ -104,36 +133,40 @@ for hz in half-zero half-zero-holes; do
   img=$(image "$big" "$hz")
   # The complete dump of the same image too: "sparse" read as RAM mostly unused (zero pages
   # the capture wrote out), where the sparse rows above read it as a sparse file.
+  # One output at a time, sized before it goes: the copy, the bitmap and the complete dump
+  # of a 16 GiB image would not fit a disk together with the images.
+  need_space "$(on_disk "$img")" "copying the $hz image"
   cps=(); bms=(); fus=()
   for ((i = 0; i < runs; i++)); do
-    sync; cps+=("$(secs cp "$img" "$dir/copy.raw")")
-    ((i + 1 < runs)) && rm -f "$dir/copy.raw"
-    sync; bms+=("$(secs convert "$img" "$dir/bitmap.dmp" --type bitmap --no-sync)")
-    ((i + 1 < runs)) && rm -f "$dir/bitmap.dmp"
-    sync; fus+=("$(secs convert "$img" "$dir/full.dmp" --no-sync)"); rm -f "$dir/full.dmp"
+    sync; timed cps cp "$img" "$dir/copy.raw"
+    cp_disk=$(on_disk "$dir/copy.raw"); rm -f "$dir/copy.raw"
+    sync; timed bms convert "$img" "$dir/bitmap.dmp" --type bitmap --no-sync
+    bm_size=$(stat -c %s "$dir/bitmap.dmp"); bm_disk=$(on_disk "$dir/bitmap.dmp")
+    rm -f "$dir/bitmap.dmp"
+    sync; timed fus convert "$img" "$dir/full.dmp" --no-sync; rm -f "$dir/full.dmp"
   done
   cp_t=$(median "${cps[@]}"); bm_t=$(median "${bms[@]}"); fu_t=$(median "${fus[@]}")
   data=0; while read -r a b; do data=$((data + b - a)); done < "$img.map"
-  echo "- convert --type bitmap --no-sync of the $hz image, medians of $runs: $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$(stat -c %s "$dir/bitmap.dmp")" "$data") of the image's RAM, $(du -k "$dir/bitmap.dmp" | awk '{printf "%.0f", $1/1024}') MiB on disk; cp's copy $(du -k "$dir/copy.raw" | awk '{printf "%.0f", $1/1024}') MiB on disk"
+  echo "- convert --type bitmap --no-sync of the $hz image, medians of $runs: $bm_t s vs cp $cp_t s (ratio $(div "$bm_t" "$cp_t")); output $(div "$bm_size" "$data") of the image's RAM, $(mib "$bm_disk") MiB on disk; cp's copy $(mib "$cp_disk") MiB on disk"
   echo "  - convert --type full --no-sync of it: $fu_t s (ratio to cp $(div "$fu_t" "$cp_t"))"
-  rm -f "$dir/bitmap.dmp" "$dir/copy.raw"
   [ -n "${BENCH_DIR:-}" ] || rm -f "$img" "$img.map"  # 16 GiB images fill a disk fast
 done
 sparse=$(image "$big" sparse)
-in_t=$(secs "$pd" inspect "$sparse" --memory-map "$sparse.map")
-in_b=$(bytes_read "$pd" inspect "$sparse" --memory-map "$sparse.map")
-sm_t=$(secs convert "$sparse" "$dir/small.dmp" --type small)
-sm_b=$(bytes_read "$pd" convert "$sparse" --memory-map "$sparse.map" -o "$dir/small.dmp" --type small --force --quiet)
+in_t=(); timed in_t "$pd" inspect "$sparse" --memory-map "$sparse.map"
+bytes_read in_b "$pd" inspect "$sparse" --memory-map "$sparse.map"
+sm_t=(); timed sm_t convert "$sparse" "$dir/small.dmp" --type small
+bytes_read sm_b "$pd" convert "$sparse" --memory-map "$sparse.map" -o "$dir/small.dmp" --type small --force --quiet
 rm -f "$dir/small.dmp"
 echo "- inspect: $in_t s, $(mib "$in_b") MiB read; convert --type small: $sm_t s, $(mib "$sm_b") MiB read (image: $big GiB)"
 dense=$(image "$big" dense)
-ke_b=$(bytes_read "$pd" convert "$dense" --memory-map "$dense.map" -o "$dir/kernel.dmp" --type kernel --force --quiet)
+bytes_read ke_b "$pd" convert "$dense" --memory-map "$dense.map" -o "$dir/kernel.dmp" --type kernel --force --quiet
 ke_pages=$("$pd" info --json "$dir/kernel.dmp" | grep -o '"present_pages": *[0-9]*' | grep -o '[0-9]*$')
 echo "- convert --type kernel of the dense image: $(mib "$ke_b") MiB read for $ke_pages pages written ($(mib $((ke_pages * 4096))) MiB): $(div "$ke_b" $((ke_pages * 4096))) x what it writes"
+need_space "$(on_disk "$dense")" "the complete dump of the dense image"
 convert "$dense" "$dir/full.dmp" >/dev/null
-cat_t=$(secs sh -c "cat '$dir/full.dmp' > /dev/null")
+cat_t=(); timed cat_t sh -c "cat '$dir/full.dmp' > /dev/null"
 read -r r_start r_end < <(sed -n 2p "$dense.map")
-rd_t=$(secs sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null")
+rd_t=(); timed rd_t sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null"
 rd_bytes=$((r_end - r_start)); cat_bytes=$(stat -c %s "$dir/full.dmp")
 echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "$rd_t" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "$cat_t" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="$rd_t" -v c="$cat_bytes" -v d="$cat_t" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
 # Both readers on the same CPU, alternating, at least 5 runs each: single runs of a few
@@ -143,12 +176,16 @@ pin=(); command -v taskset >/dev/null && pin=(taskset -c 0)
 rr_runs=$(( runs < 5 ? 5 : runs )); ((smoke)) && rr_runs=1
 for d in full kernel; do
   n=$( ((smoke)) && echo 20000 || echo 2000000)
-  echo "- random 4 KiB virtual reads, $d dump: $("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt")"
+  line=$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt" 2>"$dir/cmd.err") || fail_run "$rr $d"
+  echo "- random 4 KiB virtual reads, $d dump: $line"
   if [ -n "${OTHER_READER:-}" ]; then
     ours=(); theirs=()
     for ((i = 0; i < rr_runs; i++)); do
-      ours+=("$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 | rate)")
-      theirs+=("$("${pin[@]}" $OTHER_READER "$dir/$d.dmp" "$dir/vas.txt" | rate)")
+      line=$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 2>"$dir/cmd.err") || fail_run "$rr $d"
+      ours+=("$(rate <<<"$line")")
+      line=$("${pin[@]}" $OTHER_READER "$dir/$d.dmp" "$dir/vas.txt" 2>"$dir/cmd.err") ||
+        fail_run "$OTHER_READER $d"
+      theirs+=("$(rate <<<"$line")")
     done
     o_m=$(median "${ours[@]}"); t_m=$(median "${theirs[@]}")
     echo "  - medians of $rr_runs alternating runs: pagedump $o_m reads/s, OTHER_READER $t_m reads/s: $(div "$o_m" "$t_m") x"
