@@ -35,7 +35,10 @@ mkdir -p "$dir"
 pd=./build/tools/pagedump/pagedump
 mk=./build/bench/make_bench_image
 rr=./build/bench/random_reads
-cleanup() { rm -f "$dir"/copy.raw "$dir"/*.dmp "$dir"/cmd.err "$dir"/time.out "$dir"/strace.log "$dir"/vas.txt; [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"; }
+cleanup() {
+  rm -f "$dir"/copy.raw "$dir"/*.dmp "$dir"/cmd.err "$dir"/time.out "$dir"/strace.log "$dir"/vas.txt
+  [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"
+}
 trap cleanup EXIT
 
 # A command that fails is not a measurement: every helper below that runs one ends the whole
@@ -50,21 +53,19 @@ timed() {
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print "-"; else printf "%.2f", a / b}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# maxrss_mib VAR CMD...: CMD's peak memory in MiB, into VAR.
+# CMD's peak memory in MiB (call as x=$(maxrss_mib CMD...) || exit 1).
 maxrss_mib() {
-  local -n out_=$1; shift
   /usr/bin/time -o "$dir/time.out" -f %M "$@" >/dev/null 2>"$dir/cmd.err" || fail_run "$*"
-  out_=$(awk '{printf "%.1f", $1/1024}' "$dir/time.out")
+  awk '{printf "%.1f", $1/1024}' "$dir/time.out"
 }
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
-# bytes_read VAR CMD...: the bytes CMD reads from files (read + pread64 return values), into
-# VAR ("-" without strace).
+# The bytes CMD reads from files (read + pread64 return values), "-" without strace (call as
+# x=$(bytes_read CMD...) || exit 1).
 bytes_read() {
-  local -n out_=$1; shift
-  command -v strace >/dev/null || { out_="-"; return; }
+  command -v strace >/dev/null || { echo "-"; return; }
   local log="$dir/strace.log"
   strace -f -qq -e trace=read,pread64 -o "$log" "$@" >/dev/null 2>"$dir/cmd.err" || fail_run "$*"
-  out_=$(awk '/= [0-9]+$/ {s += $NF} END {printf "%d", s}' "$log")
+  awk '/= [0-9]+$/ {s += $NF} END {printf "%d", s}' "$log"
   rm -f "$log"
 }
 # need_space BYTES WHAT: ends the run before a conversion could meet a full disk.
@@ -113,10 +114,11 @@ for size in "${sizes[@]}"; do
     done
     cp_m=$(median "${cps[@]}"); cs_m=$(median "${css[@]}"); cv_m=$(median "${cvs[@]}")
     cn_m=$(median "${cns[@]}")
-    maxrss_mib rss_v "$pd" verify "$dir/out.dmp"; rm -f "$dir/out.dmp"
-    maxrss_mib rss_c "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --quiet
+    rss_v=$(maxrss_mib "$pd" verify "$dir/out.dmp") || exit 1; rm -f "$dir/out.dmp"
+    rss_c=$(maxrss_mib "$pd" convert "$img" --memory-map "$img.map" -o "$dir/out.dmp" --quiet) ||
+      exit 1
     rm -f "$dir/out.dmp"
-    maxrss_mib rss_i "$pd" inspect "$img" --memory-map "$img.map"
+    rss_i=$(maxrss_mib "$pd" inspect "$img" --memory-map "$img.map") || exit 1
     printf '| %s GiB %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$size" "$kind" \
       "$cp_m" "$cn_m" "$(div "$cn_m" "$cp_m")" "$cs_m" "$cv_m" "$(div "$cv_m" "$cs_m")" \
       "$rss_c" "$rss_i" "$rss_v"
@@ -153,13 +155,15 @@ for hz in half-zero half-zero-holes; do
 done
 sparse=$(image "$big" sparse)
 in_t=(); timed in_t "$pd" inspect "$sparse" --memory-map "$sparse.map"
-bytes_read in_b "$pd" inspect "$sparse" --memory-map "$sparse.map"
+in_b=$(bytes_read "$pd" inspect "$sparse" --memory-map "$sparse.map") || exit 1
 sm_t=(); timed sm_t convert "$sparse" "$dir/small.dmp" --type small
-bytes_read sm_b "$pd" convert "$sparse" --memory-map "$sparse.map" -o "$dir/small.dmp" --type small --force --quiet
+sm_b=$(bytes_read "$pd" convert "$sparse" --memory-map "$sparse.map" -o "$dir/small.dmp" \
+  --type small --force --quiet) || exit 1
 rm -f "$dir/small.dmp"
-echo "- inspect: $in_t s, $(mib "$in_b") MiB read; convert --type small: $sm_t s, $(mib "$sm_b") MiB read (image: $big GiB)"
+echo "- inspect: ${in_t[0]} s, $(mib "$in_b") MiB read; convert --type small: ${sm_t[0]} s, $(mib "$sm_b") MiB read (image: $big GiB)"
 dense=$(image "$big" dense)
-bytes_read ke_b "$pd" convert "$dense" --memory-map "$dense.map" -o "$dir/kernel.dmp" --type kernel --force --quiet
+ke_b=$(bytes_read "$pd" convert "$dense" --memory-map "$dense.map" -o "$dir/kernel.dmp" \
+  --type kernel --force --quiet) || exit 1
 ke_pages=$("$pd" info --json "$dir/kernel.dmp" | grep -o '"present_pages": *[0-9]*' | grep -o '[0-9]*$')
 echo "- convert --type kernel of the dense image: $(mib "$ke_b") MiB read for $ke_pages pages written ($(mib $((ke_pages * 4096))) MiB): $(div "$ke_b" $((ke_pages * 4096))) x what it writes"
 need_space "$(on_disk "$dense")" "the complete dump of the dense image"
@@ -168,7 +172,7 @@ cat_t=(); timed cat_t sh -c "cat '$dir/full.dmp' > /dev/null"
 read -r r_start r_end < <(sed -n 2p "$dense.map")
 rd_t=(); timed rd_t sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null"
 rd_bytes=$((r_end - r_start)); cat_bytes=$(stat -c %s "$dir/full.dmp")
-echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "$rd_t" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "$cat_t" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="$rd_t" -v c="$cat_bytes" -v d="$cat_t" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
+echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "${rd_t[0]}" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "${cat_t[0]}" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="${rd_t[0]}" -v c="$cat_bytes" -v d="${cat_t[0]}" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
 # Both readers on the same CPU, alternating, at least 5 runs each: single runs of a few
 # seconds vary by 20 % on a shared machine.
 rate() { sed -n 's/.* \([0-9][0-9]*\) reads\/s.*/\1/p'; }
