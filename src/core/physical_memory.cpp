@@ -56,4 +56,12 @@ void VirtualMemory::read_virtual_or_throw(std::uint64_t va, std::span<std::byte>
   if (!r) throw Error(kind_of(r.status), describe(r, "virtual"));
 }
 
+std::optional<std::uint64_t> VirtualMemory::read_pointer(std::uint64_t va, bool is64) const {
+  std::uint64_t v = 0;  // little-endian: the low 4 bytes are a 32-bit pointer
+  if (!read_virtual(va, std::as_writable_bytes(std::span(&v, 1)).first(is64 ? 8 : 4))) {
+    return std::nullopt;
+  }
+  return v;
+}
+
 }  // namespace pagedump

@@ -74,9 +74,7 @@ struct Context {
   }
   // A pointer-sized value, zero-extended on x86.
   std::optional<std::uint64_t> read_ptr(std::uint64_t va) const {
-    if (is64()) return read_as<std::uint64_t>(va);
-    auto v = read_as<std::uint32_t>(va);
-    return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
+    return space ? space->read_pointer(va, is64()) : std::nullopt;
   }
   // x86 KDBG pointers are sign-extended; kernel VAs on x86 are used 32-bit.
   std::uint64_t kva(std::uint64_t v) const { return is64() ? v : (v & 0xFFFFFFFFull); }

@@ -49,13 +49,6 @@ DumpProcessors from_memory(const DumpFile& dump) {
     return out;
   }
   const std::uint64_t ptr_size = h.is64 ? 8 : 4;
-  auto read_ptr = [&](std::uint64_t va) -> std::optional<std::uint64_t> {
-    std::uint64_t v = 0;
-    if (!vm->read_virtual(va, std::as_writable_bytes(std::span(&v, 1)).first(ptr_size))) {
-      return std::nullopt;
-    }
-    return v;
-  };
   const std::uint64_t kdbg_va = *h.kd_debugger_data_block;
   std::vector<std::byte> block(sizeof(format::KdDebuggerData64));
   auto r = vm->read_virtual(kdbg_va, std::span(block).first(sizeof(format::DbgkdDebugDataHeader64)));
@@ -83,7 +76,7 @@ DumpProcessors from_memory(const DumpFile& dump) {
   const std::uint32_t count =
       std::min<std::uint32_t>(h.number_processors.value_or(0), kMaxProcessors);
   for (std::uint32_t i = 0; i < count; ++i) {
-    auto prcb = read_ptr((k.KiProcessorBlock & mask) + i * ptr_size);
+    auto prcb = vm->read_pointer((k.KiProcessorBlock & mask) + i * ptr_size, h.is64);
     if (!prcb || !*prcb) {
       out.notes.push_back(fmt::format("KiProcessorBlock[{}] is not readable or empty", i));
       break;
@@ -93,7 +86,8 @@ DumpProcessors from_memory(const DumpFile& dump) {
     p.prcb = *prcb;
     std::vector<std::byte> ctx(ctx_size);
     if (size > offsetof(format::KdDebuggerData64, OffsetPrcbContext) && k.OffsetPrcbContext) {
-      if (auto c = read_ptr(*prcb + k.OffsetPrcbContext); c && *c && vm->read_virtual(*c, ctx)) {
+      if (auto c = vm->read_pointer(*prcb + k.OffsetPrcbContext, h.is64);
+          c && *c && vm->read_virtual(*c, ctx)) {
         p.context_va = *c;
         p.source = "KPRCB context pointer";
         p.context = ctx;

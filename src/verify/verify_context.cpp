@@ -12,9 +12,7 @@ bool Context::failed(std::string_view id_prefix) const {
 }
 
 std::optional<std::uint64_t> Context::read_ptr(std::uint64_t va) const {
-  if (is64) return read_as<std::uint64_t>(va);
-  auto v = read_as<std::uint32_t>(va);
-  return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
+  return vm ? vm->read_pointer(kva(va), is64) : std::nullopt;
 }
 
 std::optional<std::string> Context::read_unicode_string(std::uint64_t va) const {

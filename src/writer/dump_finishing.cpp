@@ -146,14 +146,6 @@ void keep_range(Overlays& o, const AddressSpace& space, std::uint64_t va, std::u
   }
 }
 
-std::uint64_t read_pointer(const AddressSpace& space, std::uint64_t va, bool is64) {
-  std::uint64_t v = 0;
-  if (!space.read_virtual(va, std::as_writable_bytes(std::span(&v, 1)).first(is64 ? 8 : 4))) {
-    return 0;
-  }
-  return v;
-}
-
 // What a debugger reads first of each processor stays in the dump even where it is all zeros
 // (a bitmap dump leaves zero pages out, and a missing page reads as an error, not as zeros):
 // the page the stack pointer lies in, the KPRCB, and its current thread and that thread's
@@ -173,11 +165,12 @@ void keep_processor_pages(const AddressSpace& space, const DiscoveredSystem& sys
     const std::uint64_t prcb = cpu.prcb & mask;
     keep_range(o, space, prcb, k.SizePrcb);
     const std::uint64_t thread =
-        k.OffsetPrcbCurrentThread ? read_pointer(space, prcb + k.OffsetPrcbCurrentThread, is64)
-                                  : 0;
+        k.OffsetPrcbCurrentThread
+            ? space.read_pointer(prcb + k.OffsetPrcbCurrentThread, is64).value_or(0)
+            : 0;
     keep_range(o, space, thread, k.SizeEThread);
     if (thread && k.OffsetKThreadApcProcess) {
-      keep_range(o, space, read_pointer(space, thread + k.OffsetKThreadApcProcess, is64),
+      keep_range(o, space, space.read_pointer(thread + k.OffsetKThreadApcProcess, is64).value_or(0),
                  k.SizeEProcess);
     }
   }
