@@ -51,6 +51,21 @@ TEST_F(X64, Maps4KPageToExactAddressAndEntry) {
   EXPECT_EQ(read_string(as, 0xfffff80012345678, 5), "hello");
 }
 
+TEST_F(X64, ReadsAPointerOfEitherWidthAndNothingWhereUnmapped) {
+  pt.map(0xfffff80012345000, 0x7654000, 0x1000);
+  image.map(0x7654000, 0x1000);
+  image.write_u64(0x7654ff8, 0xfffff80087654321);
+  AddressSpace as(image, PagingMode::x64_4level, pt.dtb());
+
+  EXPECT_EQ(as.read_pointer(0xfffff80012345ff8, true), 0xfffff80087654321u);
+  // A 32-bit pointer is the low four bytes, zero-extended.
+  EXPECT_EQ(as.read_pointer(0xfffff80012345ff8, false), 0x87654321u);
+  // The next page is not mapped: the 8-byte read fails, the 4 bytes before it do not.
+  EXPECT_EQ(as.read_pointer(0xfffff80012345ffc, true), std::nullopt);
+  EXPECT_EQ(as.read_pointer(0xfffff80012345ffc, false), 0xfffff800u);
+  EXPECT_EQ(as.read_pointer(0xfffff80012346000, false), std::nullopt);
+}
+
 TEST_F(X64, Maps2MAnd1GPagesAbove4G) {
   pt.map(0xfffff80000200000, 0x123400000, kLargePage2M, kLargePage2M);
   pt.map(0xfffff88000000000, 0x240000000, kHugePage1G, kHugePage1G);
