@@ -13,7 +13,7 @@
 #   - convert --type kernel of the largest image: bytes read vs bytes written;
 #   - the reader: a sequential read of a complete dump vs cat, and random 4 KiB virtual reads
 #     (bench/random_reads; OTHER_READER="CMD" replays the same VA list with another reader,
-#     invoked as `CMD DUMP LIST`).
+#     invoked as `CMD DUMP LIST`), many reads a page and first reads.
 # Usage: scripts/bench.sh [--smoke] [SIZE_GIB...]
 #   --smoke: a 1 GiB sparse and a 1 GiB dense image, one run each, micro-benchmarks briefly: it
 #   checks that every measurement runs (CI does this); its figures are not the record.
@@ -173,26 +173,44 @@ read -r r_start r_end < <(sed -n 2p "$dense.map")
 rd_t=(); timed rd_t sh -c "'$pd' read '$dir/full.dmp' --pa $r_start --length $((r_end - r_start)) --raw > /dev/null"
 rd_bytes=$((r_end - r_start)); cat_bytes=$(stat -c %s "$dir/full.dmp")
 echo "- sequential read of the complete dump (page cache warm): pagedump read $(div "$rd_bytes" "${rd_t[0]}" | awk '{printf "%.0f", $1/1048576}') MiB/s, cat $(div "$cat_bytes" "${cat_t[0]}" | awk '{printf "%.0f", $1/1048576}') MiB/s: $(awk -v a="$rd_bytes" -v b="${rd_t[0]}" -v c="$cat_bytes" -v d="${cat_t[0]}" 'BEGIN {printf "%.2f", (a / b) / (c / d)}') x cat's speed"
-# Both readers on the same CPU, alternating, at least 5 runs each: single runs of a few
-# seconds vary by 20 % on a shared machine.
-rate() { sed -n 's/.* \([0-9][0-9]*\) reads\/s.*/\1/p'; }
+# Both readers on the same CPU, alternating, at least 11 pairs: single runs of a second vary
+# by a third on a shared machine, and the two runs of a pair share its conditions, so the
+# figure is the median of the pairs' ratios (the medians of each reader's rates are printed
+# too, and the spread of the ratios).
+rate() {
+  local r; r=$(sed -n 's/.* \([0-9][0-9]*\) reads\/s.*/\1/p')
+  [ -n "$r" ] || { echo "bench.sh: no 'N reads/s' in a random-read line" >&2; return 1; }
+  echo "$r"
+}
 pin=(); command -v taskset >/dev/null && pin=(taskset -c 0)
-rr_runs=$(( runs < 5 ? 5 : runs )); ((smoke)) && rr_runs=1
+rr_runs=$(( runs < 11 ? 11 : runs )); ((smoke)) && rr_runs=1
+# compare DUMP COUNT WHAT: COUNT random reads of DUMP by both readers, the same VAs in the same
+# order (random_reads writes the list, OTHER_READER replays it).
+compare() {
+  local i o t ours=() theirs=() ratios=() spread line list
+  for ((i = 0; i < rr_runs; i++)); do
+    list=(); ((i)) || list=("$dir/vas.txt")  # the same seed: the same VAs in every run
+    line=$("${pin[@]}" "$rr" "$1" "$2" 7 "${list[@]}" 2>"$dir/cmd.err") || fail_run "$rr $1"
+    o=$(rate <<<"$line") || exit 1
+    line=$("${pin[@]}" $OTHER_READER "$1" "$dir/vas.txt" 2>"$dir/cmd.err") ||
+      fail_run "$OTHER_READER $1"
+    t=$(rate <<<"$line") || exit 1
+    ours+=("$o"); theirs+=("$t"); ratios+=("$(div "$o" "$t")")
+  done
+  spread=$(printf '%s\n' "${ratios[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ')
+  echo "  - $3, alternating pairs of runs: $rr_runs; pagedump $(median "${ours[@]}") reads/s, OTHER_READER $(median "${theirs[@]}") reads/s (medians); the pairs' ratios $(median "${ratios[@]}") x (median; from ${spread/ / to })"
+}
 for d in full kernel; do
   n=$( ((smoke)) && echo 20000 || echo 2000000)
-  line=$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 "$dir/vas.txt" 2>"$dir/cmd.err") || fail_run "$rr $d"
+  line=$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 2>"$dir/cmd.err") || fail_run "$rr $d"
   echo "- random 4 KiB virtual reads, $d dump: $line"
   if [ -n "${OTHER_READER:-}" ]; then
-    ours=(); theirs=()
-    for ((i = 0; i < rr_runs; i++)); do
-      line=$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 2>"$dir/cmd.err") || fail_run "$rr $d"
-      ours+=("$(rate <<<"$line")")
-      line=$("${pin[@]}" $OTHER_READER "$dir/$d.dmp" "$dir/vas.txt" 2>"$dir/cmd.err") ||
-        fail_run "$OTHER_READER $d"
-      theirs+=("$(rate <<<"$line")")
-    done
-    o_m=$(median "${ours[@]}"); t_m=$(median "${theirs[@]}")
-    echo "  - medians of $rr_runs alternating runs: pagedump $o_m reads/s, OTHER_READER $t_m reads/s: $(div "$o_m" "$t_m") x"
+    pages=$(sed -n 's/.* from \([0-9][0-9]*\) mapped kernel pages.*/\1/p' <<<"$line")
+    [ -n "$pages" ] || { echo "bench.sh: no page count in '$line'" >&2; exit 1; }
+    compare "$dir/$d.dmp" "$n" "$n reads, $((n / pages)) a page on average"
+    # As many reads as the kernel has pages: most pages are read once, by a process that
+    # starts with nothing cached (the file itself is in the page cache).
+    compare "$dir/$d.dmp" "$pages" "$pages reads, first reads (most pages read once)"
   fi
 done
 rm -f "$dir/full.dmp" "$dir/kernel.dmp" "$dir/vas.txt"
