@@ -523,6 +523,30 @@ TEST(DumpReader, ConcurrentReadersThroughASmallCacheSeeEveryByte) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+TEST(DumpReader, PagesSpreadOverEverySetKeepTheirOwnBytes) {
+  // 128 KiB of cache: four sets of eight ways (the other cache tests have one or two sets). A
+  // first pass fills the sets unevenly (pages 1 to 0x13 land five or four to a set), then
+  // every page of the dump is read three times over, evicting as it goes: a way that shared
+  // another set's memory, or memory beyond the capacity, would return another page's bytes.
+  DumpSpec spec;
+  spec.dump_type = 5;
+  spec.runs = {{0x1, 0x60}, {0x8000, 0x60}};
+  TempDir dir;
+  write_dump(dir / "t.dmp", spec);
+  auto dump = DumpFile::open((dir / "t.dmp").string(), 128 * 1024);
+  std::vector<std::byte> page(kPageSize), want(kPageSize);
+  auto check = [&](std::uint64_t pfn) {
+    fill_page(pfn, want);
+    ASSERT_TRUE(dump->read_physical(pfn * kPageSize, page)) << std::hex << pfn;
+    ASSERT_EQ(page, want) << std::hex << pfn;
+  };
+  for (std::uint64_t pfn = 0x1; pfn < 0x14; ++pfn) check(pfn);
+  for (int pass = 0; pass < 3; ++pass) {
+    for (std::uint64_t k = 0; k < 0xc0; ++k) check(k < 0x60 ? 0x1 + k : 0x8000 + (k - 0x60));
+    for (std::uint64_t pfn = 0x1; pfn < 0x14; ++pfn) check(pfn);  // hits and misses mixed
+  }
+}
+
 TEST(DumpReader, LargeReadsGoToTheFileAndSmallOnesComeFromTheCache) {
   // One set of eight pages: the least recently used page is the one replaced, and a page
   // in the cache is served from it even when the file has changed since (as a page cache
