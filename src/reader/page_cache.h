@@ -8,8 +8,9 @@
 //
 // Memory is at most `capacity` bytes, allocated on first use and committed only as pages are
 // cached (in 2 MiB huge pages where the system allows: ways are laid out way-major and empty
-// ways filled first, so what is committed follows what is cached), so a dump that is opened and
-// never read costs nothing. Not thread-safe: the reader holds one lock over a whole look-up.
+// ways filled first, so what is committed follows the fullest set: a few hundred pages commit
+// a way or two, 4 MiB each, and a few thousand spread over every set commit the whole
+// capacity), so a dump that is opened and never read costs nothing. Not thread-safe: the reader holds one lock over a whole look-up.
 #pragma once
 
 #include <atomic>
