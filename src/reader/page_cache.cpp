@@ -10,6 +10,9 @@ namespace pagedump::reader_detail {
 PageCache::PageCache(std::size_t capacity) {
   const std::size_t sets = capacity / (kWays * kPage);
   sets_ = sets ? std::bit_floor(sets) : 0;
+  set_bits_ = sets_ ? static_cast<unsigned>(std::countr_zero(sets_)) : 0;
+  slot_bits_ = set_bits_ + static_cast<unsigned>(std::countr_zero(kWays)) + 1;
+  slot_mask_ = (std::uint64_t(1) << slot_bits_) - 1;
   index_.resize(sets_);
 }
 
@@ -25,7 +28,7 @@ std::size_t PageCache::victim(const Set& set) {
     if (align == kHugePage) ::madvise(p, bytes, MADV_HUGEPAGE);
     data_.reset(static_cast<std::byte*>(p));
   }
-  // Empty ways have tick 0 and the lowest way wins ties, so ways fill in order.
+  // Empty ways have tick 0: a set fills before it evicts.
   std::size_t v = 0;
   for (std::size_t w = 1; w < kWays; ++w) {
     if (set.used[w] < set.used[v]) v = w;

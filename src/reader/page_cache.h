@@ -7,10 +7,11 @@
 // grow by over a gigabyte (docs/performance.md).
 //
 // Memory is at most `capacity` bytes, allocated on first use and committed only as pages are
-// cached (in 2 MiB huge pages where the system allows: ways are laid out way-major and empty
-// ways filled first, so what is committed follows the fullest set: a few hundred pages commit
-// a way or two, 4 MiB each, and a few thousand spread over every set commit the whole
-// capacity), so a dump that is opened and never read costs nothing. Not thread-safe: the reader holds one lock over a whole look-up.
+// cached (in 2 MiB huge pages where the system allows): a way takes the next unused slot the
+// first time it holds a page, so what is committed is what is cached, rounded up to 2 MiB,
+// however the pages spread over the sets, and a dump that is opened and never read costs
+// nothing. The slot's number lives in the way's tag word, so a hit reads no more memory than
+// the tags and the tick. Not thread-safe: the reader holds one lock over a whole look-up.
 #pragma once
 
 #include <atomic>
@@ -66,33 +67,46 @@ class PageCache {
   const std::byte* get(std::uint64_t pfn, Fill&& fill) {
     if (!enabled()) return nullptr;
     Set& set = index_[pfn & (sets_ - 1)];
+    const std::uint64_t key = page_key(pfn);
     for (std::size_t w = 0; w < kWays; ++w) {
-      if (set.tag[w] == pfn + 1) {
+      if ((set.tag[w] & ~slot_mask_) == key) {
         set.used[w] = ++tick_;
-        return slot(pfn, w);
+        return slot(set.tag[w]);
       }
     }
     const std::size_t w = victim(set);
-    std::byte* const page = slot(pfn, w);
-    set.tag[w] = 0;  // stays empty if the read fails
+    std::uint64_t own = set.tag[w] & slot_mask_;
+    if (own == 0) own = ++slots_used_;
+    set.tag[w] = own;  // keeps its slot, holds no page unless the read succeeds
+    std::byte* const page = slot(own);
     if (!fill(std::span<std::byte, kPage>(page, kPage))) return nullptr;
-    set.tag[w] = pfn + 1;
+    set.tag[w] = key | own;
     set.used[w] = ++tick_;
     return page;
   }
 
  private:
   struct Set {
-    std::uint64_t tag[kWays] = {};   // pfn + 1; 0: empty
+    // (pfn / sets + 1) above slot_bits_, 1 + the way's slot below (0: none yet); 0: empty.
+    std::uint64_t tag[kWays] = {};
     std::uint64_t used[kWays] = {};  // tick of the last use, for least-recently-used eviction
   };
-  // The slot of way w in pfn's set (the memory exists once victim() has run).
-  std::byte* slot(std::uint64_t pfn, std::size_t w) noexcept {
-    return data_.get() + (w * sets_ + (pfn & (sets_ - 1))) * kPage;
+  // The set's bits of the PFN are implied by the set: the rest of it, plus one so that no page's
+  // key is 0, fits above the slot's bits (PFNs are under 2^52: at most 53 + 4 bits in all).
+  std::uint64_t page_key(std::uint64_t pfn) const noexcept {
+    return ((pfn >> set_bits_) + 1) << slot_bits_;
+  }
+  // The memory of slot `tag & slot_mask_` (it exists once victim() has run).
+  std::byte* slot(std::uint64_t tag) noexcept {
+    return data_.get() + std::size_t((tag & slot_mask_) - 1) * kPage;
   }
   std::size_t victim(const Set& set);  // allocates on first use: the miss path only
 
   std::size_t sets_ = 0;
+  unsigned set_bits_ = 0;   // log2(sets_)
+  unsigned slot_bits_ = 0;  // enough for 1 + every slot number: set_bits_ + log2(kWays) + 1
+  std::uint64_t slot_mask_ = 0;
+  std::uint64_t slots_used_ = 0;  // slots handed out so far, in address order
   std::vector<Set> index_;
   struct Free {
     void operator()(std::byte* p) const { std::free(p); }

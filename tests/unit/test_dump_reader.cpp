@@ -524,10 +524,13 @@ TEST(DumpReader, ConcurrentReadersThroughASmallCacheSeeEveryByte) {
 }
 
 TEST(DumpReader, PagesSpreadOverEverySetKeepTheirOwnBytes) {
-  // 128 KiB of cache: four sets of eight ways (the other cache tests have one or two sets). A
-  // first pass fills the sets unevenly (pages 1 to 0x13 land five or four to a set), then
-  // every page of the dump is read three times over, evicting as it goes: a way that shared
-  // another set's memory, or memory beyond the capacity, would return another page's bytes.
+  // 128 KiB of cache: four sets of eight ways (the other cache tests have one or two sets),
+  // each way given the next unused 4 KiB the first time it holds a page. A first pass fills
+  // the sets unevenly (pages 1 to 0x13 land five or four to a set), then every page of the
+  // dump is read three times over, evicting as it goes, with reads of absent pages between
+  // (a way whose read fails keeps its memory for the next page): a way that shared another's
+  // memory would return another page's bytes, and one given memory beyond the capacity
+  // writes out of bounds (the sanitizer build).
   DumpSpec spec;
   spec.dump_type = 5;
   spec.runs = {{0x1, 0x60}, {0x8000, 0x60}};
@@ -542,7 +545,11 @@ TEST(DumpReader, PagesSpreadOverEverySetKeepTheirOwnBytes) {
   };
   for (std::uint64_t pfn = 0x1; pfn < 0x14; ++pfn) check(pfn);
   for (int pass = 0; pass < 3; ++pass) {
-    for (std::uint64_t k = 0; k < 0xc0; ++k) check(k < 0x60 ? 0x1 + k : 0x8000 + (k - 0x60));
+    for (std::uint64_t k = 0; k < 0xc0; ++k) {
+      check(k < 0x60 ? 0x1 + k : 0x8000 + (k - 0x60));
+      const std::uint64_t absent = 0x100 + k;
+      EXPECT_EQ(dump->read_physical(absent * kPageSize, page).status, ReadStatus::not_present);
+    }
     for (std::uint64_t pfn = 0x1; pfn < 0x14; ++pfn) check(pfn);  // hits and misses mixed
   }
 }
