@@ -20,11 +20,12 @@ struct OpenedDump {
   std::unique_ptr<DumpFile> dump;
 };
 
-inline OpenedDump build_and_open(const DumpSpec& spec) {
+inline OpenedDump build_and_open(const DumpSpec& spec,
+                                 std::size_t cache_bytes = DumpFile::kDefaultCacheBytes) {
   OpenedDump o;
   o.path = *o.dir / "test.dmp";
   o.built = write_dump(o.path, spec);
-  o.dump = DumpFile::open(o.path.string());
+  o.dump = DumpFile::open(o.path.string(), cache_bytes);
   return o;
 }
 

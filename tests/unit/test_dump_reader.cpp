@@ -503,9 +503,8 @@ TEST(DumpReader, ConcurrentReadersThroughASmallCacheSeeEveryByte) {
   DumpSpec spec;
   spec.dump_type = 5;
   spec.runs = {{0x1, 0x40}, {0x9000, 0x40}};
-  TempDir dir;
-  write_dump(dir / "t.dmp", spec);
-  auto dump = DumpFile::open((dir / "t.dmp").string(), 64 * 1024);
+  auto o = build_and_open(spec, 64 * 1024);
+  const DumpFile* dump = o.dump.get();
   std::vector<std::thread> threads;
   std::atomic<int> bad{0};
   for (int t = 0; t < 4; ++t) {
@@ -534,9 +533,8 @@ TEST(DumpReader, PagesSpreadOverEverySetKeepTheirOwnBytes) {
   DumpSpec spec;
   spec.dump_type = 5;
   spec.runs = {{0x1, 0x60}, {0x8000, 0x60}};
-  TempDir dir;
-  write_dump(dir / "t.dmp", spec);
-  auto dump = DumpFile::open((dir / "t.dmp").string(), 128 * 1024);
+  auto o = build_and_open(spec, 128 * 1024);
+  const DumpFile* dump = o.dump.get();
   std::vector<std::byte> page(kPageSize), want(kPageSize);
   auto check = [&](std::uint64_t pfn) {
     fill_page(pfn, want);
@@ -560,10 +558,10 @@ TEST(DumpReader, LargeReadsGoToTheFileAndSmallOnesComeFromTheCache) {
   // does); reads of 64 KiB or more always read the file.
   DumpSpec spec;
   spec.runs = {{0x10, 0x20}};
-  TempDir dir;
-  const auto path = dir / "t.dmp";
-  auto built = write_dump(path, spec);
-  auto dump = DumpFile::open(path.string(), 8 * kPageSize);
+  auto o = build_and_open(spec, 8 * kPageSize);
+  const auto& path = o.path;
+  const auto& built = o.built;
+  const DumpFile* dump = o.dump.get();
   std::vector<std::byte> page(kPageSize), want(kPageSize);
   auto first_byte = [&](std::uint64_t pfn) {
     std::byte b[1];
