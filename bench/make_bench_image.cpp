@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   pagedump::synth::GuestSpec spec;
   spec.ram_mib = static_cast<std::uint32_t>(gib * 1024);
   auto g = pagedump::synth::build_guest(spec);
-  g.write_raw(path, path + ".map");
+  g.write_raw(path, path + ".map", /*overwrite=*/true);  // the benchmark's own scratch files
   if (kind == "sparse") return 0;
   // The guest's structures live below 256 MiB and in the first 16 MiB above 4 GiB.
   constexpr std::uint64_t kMiB = 1 << 20;

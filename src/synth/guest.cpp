@@ -1,13 +1,13 @@
 #include "pagedump/synth/guest.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
+#include <optional>
+#include <string>
 
 #include "pagedump/error.h"
+#include "pagedump/io/output_file.h"
 
 namespace pagedump::synth {
 
@@ -25,33 +25,33 @@ ReadResult Guest::read_physical(std::uint64_t pa, std::span<std::byte> out) cons
 }
 
 void Guest::write_raw(const std::filesystem::path& path,
-                      const std::optional<std::filesystem::path>& map_path) const {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error(ErrorKind::io, fmt::format("cannot create {}", path.string()));
-  std::uint64_t end = truth.memory_map.empty() ? 0 : truth.memory_map.back().end();
-  bool ok = ::ftruncate(fd, static_cast<off_t>(end)) == 0;  // holes stay sparse in the file
+                      const std::optional<std::filesystem::path>& map_path, bool overwrite) const {
+  // Both outputs are claimed before either is written, so a refused map leaves no image, and
+  // each appears only when complete. Not flushed to disk: a test image, rebuilt at will.
+  OutputFile image(path.string(), overwrite, /*durable=*/false);
+  std::optional<OutputFile> map;
+  if (map_path) map.emplace(map_path->string(), overwrite, /*durable=*/false);
+  const std::uint64_t end = truth.memory_map.empty() ? 0 : truth.memory_map.back().end();
+  image.truncate(end);  // holes stay sparse in the file
   for (const auto& [page, bytes] : memory.pages()) {
-    std::uint64_t pa = page * SparseMemory::kPage;
-    if (!ok) break;
-    if (!contains(pa)) continue;  // a hole of the map holds nothing in a raw image
-    ok = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(pa)) ==
-         static_cast<ssize_t>(bytes.size());
+    const std::uint64_t pa = page * SparseMemory::kPage;
+    if (contains(pa)) image.write_at(pa, bytes);  // a hole of the map holds nothing in a raw image
   }
-  ::close(fd);
-  if (!ok) throw Error(ErrorKind::io, fmt::format("cannot write {}", path.string()));
-  if (map_path) {
-    std::ofstream m(*map_path);
-    for (const auto& r : truth.memory_map) m << fmt::format("{:#x} {:#x}\n", r.base, r.end());
-    if (!m) throw Error(ErrorKind::io, fmt::format("cannot write {}", map_path->string()));
+  if (map) {
+    std::string text;
+    for (const auto& r : truth.memory_map) text += fmt::format("{:#x} {:#x}\n", r.base, r.end());
+    map->write_at(0, std::as_bytes(std::span(text)));
   }
+  image.commit();
+  if (map) map->commit();
 }
 
-void Guest::emit(ImageFormat format, const std::filesystem::path& path) const {
+void Guest::emit(ImageFormat format, const std::filesystem::path& path, bool overwrite) const {
   switch (format) {
     case ImageFormat::raw: {
       auto map = path;
       map += ".map";
-      write_raw(path, map);
+      write_raw(path, map, overwrite);
       return;
     }
   }

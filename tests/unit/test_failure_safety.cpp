@@ -420,6 +420,59 @@ TEST_F(FailureSafety, LinkPlantedAtTheOutputIsReplacedNeverFollowed) {
   EXPECT_TRUE(temporaries(dir.path()).empty());
 }
 
+// A rename over /dev/null put the dump where the device was (found by doing it). The device
+// itself is only reached through a link in a temporary folder, so that a regression replaces
+// the link, not the machine's /dev/null.
+TEST_F(FailureSafety, ADeviceOrPipeAtTheOutputIsRefusedEvenWithForce) {
+  TempDir dir;
+  const fs::path fifo = dir / "pipe.dmp";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto r = run_command(cli(convert_args(fifo) + " --force"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pagedump: error: " + fifo.string() +
+                       ": is a named pipe; pagedump writes its output as a new regular file and "
+                       "never replaces anything else, even with --force: choose a file path"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(fs::is_fifo(fifo));
+
+  const fs::path link = dir / "null.dmp";
+  fs::create_symlink("/dev/null", link);
+  for (const char* force : {"", " --force"}) {  // without it, not "use --force"
+    r = run_command(cli(convert_args(link) + force));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find(link.string() + ": is a character device (through a link); "),
+              std::string::npos)
+        << r.err;
+    EXPECT_TRUE(fs::is_symlink(link));
+    EXPECT_TRUE(fs::is_character_file(link));
+  }
+  EXPECT_EQ(temporaries(dir.path()).size(), 0u);
+}
+
+TEST(OutputTarget, TheLibraryRefusesADirectoryAndAcceptsADanglingLinkWithOverwrite) {
+  TempDir dir;
+  fs::create_directory(dir / "d");
+  try {
+    OutputFile out((dir / "d").string(), true);
+    FAIL() << "a directory was accepted as the output";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+    EXPECT_EQ(std::string(e.what()),
+              (dir / "d").string() +
+                  ": is a directory; pagedump writes its output as a new regular file and never "
+                  "replaces anything else, even with --force: choose a file path");
+  }
+  const fs::path dangling = dir / "dangling.dmp";
+  fs::create_symlink(dir / "nowhere", dangling);
+  OutputFile out(dangling.string(), true);
+  out.write_at(0, std::as_bytes(std::span("dump", 4)));
+  out.commit();
+  EXPECT_FALSE(fs::is_symlink(dangling));
+  EXPECT_EQ(fs::file_size(dangling), 4u);
+  EXPECT_FALSE(fs::exists(dir / "nowhere"));
+}
+
 TEST(StaleTemporaries, OnlyDeadWritersRegularFilesAreRemovedAndLinksAreNotFollowed) {
   TempDir dir;
   const std::string target = (dir / "out.dmp").string();

@@ -1,5 +1,7 @@
 // The verify / crashtest / synth / demo commands end to end.
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -60,6 +62,34 @@ TEST(VerifyCli, SynthThenCrashtestOnAnX86Guest) {
   EXPECT_EQ(j["dumps"][1]["result"], "pass");
   EXPECT_EQ(j["dumps"][2]["type"], "small");
   EXPECT_EQ(j["dumps"][2]["result"], "pass");
+}
+
+// synth writes like every other command: an existing image or map is replaced only with
+// --force (it used to truncate whatever was at the path).
+TEST(VerifyCli, SynthReplacesAnExistingImageOnlyWithForce) {
+  TempDir dir;
+  const std::string image = (dir / "g.raw").string();
+  for (const std::string& path : {image, image + ".map"}) {
+    std::ofstream(path) << "precious";
+    auto s = run_command(fmt::format("{} synth -o {} --ram-mib 192", cli_path(), image));
+    EXPECT_EQ(s.exit_code, 2);
+    EXPECT_NE(s.err.find(path + ": the file exists; use --force to replace it"), std::string::npos)
+        << s.err;
+    std::ifstream in(path);
+    std::string kept;
+    in >> kept;
+    EXPECT_EQ(kept, "precious");
+    // The map is claimed before the image is written: nothing else appeared.
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1) << path;
+    std::filesystem::remove(path);
+  }
+  std::ofstream(image) << "precious";
+  auto s = run_command(fmt::format("{} synth -o {} --ram-mib 192 --force", cli_path(), image));
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  // The guest's last RAM range ends 16 MiB above 4 GiB: the raw image is that long (sparse).
+  EXPECT_EQ(std::filesystem::file_size(image), 0x101000000ull);
+  auto i = run_command(fmt::format("{} inspect {} --memory-map {}.map", cli_path(), image, image));
+  EXPECT_EQ(i.exit_code, 0) << i.err;
 }
 
 // Every dump `convert` writes of a guest, and every re-typing of those dumps, passes verify:

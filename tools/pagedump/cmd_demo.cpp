@@ -30,7 +30,9 @@ void register_demo(Registry& r) {
     std::filesystem::create_directories(a->out_dir);
     const std::string image = (std::filesystem::path(a->out_dir) / "guest-win10-x64.raw").string();
     std::cout << fmt::format("1. pagedump synth -o {} --ram-mib {}\n", image, a->ram_mib);
-    synth::build_guest(synth_spec("x64", a->ram_mib)).emit(synth::Guest::ImageFormat::raw, image);
+    synth::build_guest(synth_spec("x64", a->ram_mib))
+        .emit(synth::Guest::ImageFormat::raw, image,
+              /*overwrite=*/true);  // its own folder
 
     std::cout << fmt::format("2. pagedump crashtest {} --memory-map {}.map --out-dir {}\n\n", image, image, a->out_dir);
     ImageArgs args;

@@ -26,6 +26,7 @@ struct SynthArgs {
   std::uint32_t ram_mib = 256;
   std::string format = "raw";
   bool json = false;
+  bool force = false;
 };
 }  // namespace
 
@@ -39,9 +40,10 @@ void register_synth(Registry& r) {
   cmd->add_option("--ram-mib", a->ram_mib, "RAM size in MiB (at least 192; 0: 4 GiB)");
   cmd->add_option("--format", a->format, "Image format (this build writes raw only)")->check(CLI::IsMember({"raw"}));
   cmd->add_flag("--json", a->json, "Print what was written as JSON");
+  cmd->add_flag("--force", a->force, "Replace an existing image and map");
   r.add(cmd, [a] {
     const auto guest = synth::build_guest(synth_spec(a->arch, a->ram_mib));
-    guest.emit(synth::Guest::ImageFormat::raw, a->output);
+    guest.emit(synth::Guest::ImageFormat::raw, a->output, a->force);
     const std::string map = a->output + ".map";
     std::uint64_t ram = 0;
     for (const auto& range : guest.truth.memory_map) ram += range.size;

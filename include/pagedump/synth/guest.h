@@ -165,15 +165,17 @@ class Guest : public PhysicalMemory {
 
   // Writes a raw image (file offset = physical address, holes as zeros, written sparsely)
   // and, when map_path is given, its memory map as lines "0x<start> 0x<end>" (end
-  // exclusive: the text form `pagedump --memory-map` reads).
+  // exclusive: the text form `pagedump --memory-map` reads). Both go through OutputFile: an
+  // existing file is replaced only with `overwrite`, never one that is not a regular file.
   void write_raw(const std::filesystem::path& path,
-                 const std::optional<std::filesystem::path>& map_path = std::nullopt) const;
+                 const std::optional<std::filesystem::path>& map_path = std::nullopt,
+                 bool overwrite = false) const;
 
   // The seam for the image writers of tests/builders/images (QEMU ELF, VirtualBox, LiME,
   // VMware; branch `sources`, not yet on main): formats this build knows. Raw writes
   // `path` and `path`.map.
   enum class ImageFormat { raw };
-  void emit(ImageFormat format, const std::filesystem::path& path) const;
+  void emit(ImageFormat format, const std::filesystem::path& path, bool overwrite = false) const;
 
   SparseMemory memory;
   std::vector<CpuState> cpu_states;
