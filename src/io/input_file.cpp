@@ -15,7 +15,8 @@
 namespace pagedump {
 
 InputFile::InputFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a named pipe no one writes to would wait for ever; it is refused below.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) {
     throw Error(ErrorKind::io, fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   }
@@ -29,6 +30,18 @@ InputFile::InputFile(const std::string& path) : path_(path) {
     ::close(fd_);
     throw Error(ErrorKind::usage, fmt::format("{}: is a directory", path));
   }
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    ::close(fd_);
+    const char* kind = S_ISFIFO(st.st_mode)   ? "a pipe"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw Error(ErrorKind::usage,
+                fmt::format("{}: is {}; pagedump reads images and dumps at any offset, so only "
+                            "from a regular file or a block device: save it to a file first",
+                            path, kind));
+  }
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
   if (S_ISBLK(st.st_mode)) {
     off_t end = ::lseek(fd_, 0, SEEK_END);
     size_ = end > 0 ? static_cast<std::uint64_t>(end) : 0;

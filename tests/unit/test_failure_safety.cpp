@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 
 #include "pagedump/discovery/system.h"
 #include "pagedump/error.h"
+#include "pagedump/io/input_file.h"
 #include "pagedump/io/output_file.h"
 #include "pagedump/synth/guest.h"
 #include "support/memory_image.h"
@@ -448,6 +450,37 @@ TEST_F(FailureSafety, ADeviceOrPipeAtTheOutputIsRefusedEvenWithForce) {
     EXPECT_TRUE(fs::is_character_file(link));
   }
   EXPECT_EQ(temporaries(dir.path()).size(), 0u);
+}
+
+// Opening a named pipe that no one writes to used to wait for ever; `timeout` turns a
+// regression into a failure instead of a hung test.
+TEST(InputSource, APipeOrACharacterDeviceIsRefusedNotWaitedOn) {
+  TempDir dir;
+  const fs::path fifo = dir / "image.raw";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto r = run_command("timeout 20 " + cli("inspect " + fifo.string()));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("pagedump: error: " + fifo.string() +
+                       ": is a pipe; pagedump reads images and dumps at any offset, so only "
+                       "from a regular file or a block device: save it to a file first"),
+            std::string::npos)
+      << r.err;
+  r = run_command("timeout 20 " + cli("info /dev/zero"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("/dev/zero: is a character device; "), std::string::npos) << r.err;
+  try {
+    InputFile in(fifo.string());
+    FAIL() << "a pipe was opened as an input";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+  }
+  // A regular file still reads as before (the descriptor is blocking again).
+  std::ofstream(dir / "plain") << "abcd";
+  InputFile plain((dir / "plain").string());
+  std::array<std::byte, 4> got{};
+  EXPECT_EQ(plain.read_at(0, got), 4u);
+  EXPECT_EQ(got[3], std::byte{'d'});
+  EXPECT_EQ(::fcntl(plain.fd(), F_GETFL) & O_NONBLOCK, 0);
 }
 
 TEST(OutputTarget, TheLibraryRefusesADirectoryAndAcceptsADanglingLinkWithOverwrite) {
