@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "file_kind.h"
 #include "pagedump/error.h"
 
 namespace pagedump {
@@ -32,14 +33,10 @@ InputFile::InputFile(const std::string& path) : path_(path) {
   }
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
     ::close(fd_);
-    const char* kind = S_ISFIFO(st.st_mode)   ? "a pipe"
-                       : S_ISCHR(st.st_mode)  ? "a character device"
-                       : S_ISSOCK(st.st_mode) ? "a socket"
-                                              : "not a regular file";
     throw Error(ErrorKind::usage,
                 fmt::format("{}: is {}; pagedump reads images and dumps at any offset, so only "
                             "from a regular file or a block device: save it to a file first",
-                            path, kind));
+                            path, io_detail::file_kind(st.st_mode)));
   }
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
   if (S_ISBLK(st.st_mode)) {

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "file_kind.h"
 #include "pagedump/error.h"
 
 namespace pagedump {
@@ -80,22 +81,12 @@ extern "C" void on_interrupt(int sig) {
   ::raise(sig);
 }
 
-const char* file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISFIFO(mode)) return "a named pipe";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 // The output replaces the target by a rename, so a target that is not a regular file would be
 // replaced, not written to: --force over /dev/null would leave a dump where the device was.
 // Refused with or without --force; a link is judged by what it leads to (a link to a regular
 // file is replaced by the dump, as a rename does; the file it led to is left as it was).
-void refuse_non_regular_target(const std::string& target) {
-  struct stat st {};
-  if (::lstat(target.c_str(), &st) != 0) return;  // does not exist (yet)
+// `st`: the target's lstat.
+void refuse_non_regular_target(const std::string& target, struct stat st) {
   std::string through;
   if (S_ISLNK(st.st_mode)) {
     if (::stat(target.c_str(), &st) != 0) return;  // a dangling link: nothing behind it
@@ -106,7 +97,7 @@ void refuse_non_regular_target(const std::string& target) {
               fmt::format("{}: is {}{}; pagedump writes its output as a new regular file "
                           "and never replaces anything else, even with --force: choose a file "
                           "path",
-                          target, file_kind(st.st_mode), through));
+                          target, io_detail::file_kind(st.st_mode), through));
 }
 
 bool pid_alive(long pid) {
@@ -178,11 +169,13 @@ std::size_t OutputFile::remove_stale_temporaries(const std::string& target) {
 
 OutputFile::OutputFile(const std::string& target, bool overwrite, bool durable)
     : target_(target), overwrite_(overwrite), durable_(durable) {
-  refuse_non_regular_target(target);
   struct stat st {};
-  if (::lstat(target.c_str(), &st) == 0 && !overwrite) {
-    throw Error(ErrorKind::usage,
-                fmt::format("{}: the file exists; use --force to replace it", target));
+  if (::lstat(target.c_str(), &st) == 0) {
+    refuse_non_regular_target(target, st);  // first: not "use --force" for a device
+    if (!overwrite) {
+      throw Error(ErrorKind::usage,
+                  fmt::format("{}: the file exists; use --force to replace it", target));
+    }
   }
   remove_stale_temporaries(target);
   std::string tmpl =

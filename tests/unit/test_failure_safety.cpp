@@ -432,7 +432,7 @@ TEST_F(FailureSafety, ADeviceOrPipeAtTheOutputIsRefusedEvenWithForce) {
   auto r = run_command(cli(convert_args(fifo) + " --force"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("pagedump: error: " + fifo.string() +
-                       ": is a named pipe; pagedump writes its output as a new regular file and "
+                       ": is a pipe; pagedump writes its output as a new regular file and "
                        "never replaces anything else, even with --force: choose a file path"),
             std::string::npos)
       << r.err;
