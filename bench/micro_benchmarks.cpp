@@ -107,7 +107,9 @@ void BM_DumpSequentialRead(benchmark::State& state) {
 BENCHMARK(BM_DumpSequentialRead)->Unit(benchmark::kMillisecond);
 
 void BM_DumpRandomVirtualPage(benchmark::State& state) {
-  auto dump = DumpFile::open(dump_path(state.range(0) != 0));
+  DumpOpenOptions options;
+  options.map_file = state.range(1) != 0;
+  auto dump = DumpFile::open(dump_path(state.range(0) != 0), options);
   const auto& g = guest();
   AddressSpace space(*dump, PagingMode::x64_4level, g.truth.dtb);
   std::mt19937_64 rng(2);
@@ -118,7 +120,7 @@ void BM_DumpRandomVirtualPage(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_DumpRandomVirtualPage)->Arg(0)->Arg(1)->ArgName("bitmap");
+BENCHMARK(BM_DumpRandomVirtualPage)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"bitmap", "mapped"});
 
 // The kernel dump's page set: one bit per PFN added as the page-table walk finds it, then read
 // back as runs. Arg: pages added (every other PFN of a 2x larger range, so runs are short).

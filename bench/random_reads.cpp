@@ -1,14 +1,16 @@
 // Random 4 KiB virtual reads through a dump's own page tables, for comparison with another
 // reader on the same dump and the same addresses (docs/performance.md):
-//   random_reads DUMP COUNT SEED [LIST]
+//   random_reads [--map] DUMP COUNT SEED [LIST]
 // picks COUNT random mapped 4 KiB kernel pages (seeded), writes their VAs to LIST (one hex VA a
 // line) when given, then reads each one into a buffer and prints the reads per second. The
-// list lets another reader replay exactly these reads.
+// list lets another reader replay exactly these reads. --map opens the dump with
+// DumpOpenOptions::map_file.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -21,11 +23,17 @@
 using namespace pagedump;
 
 int main(int argc, char** argv) try {
+  DumpOpenOptions options;
+  if (argc > 1 && std::string_view(argv[1]) == "--map") {
+    options.map_file = true;
+    --argc;
+    ++argv;
+  }
   if (argc < 4 || argc > 5) {
-    std::fprintf(stderr, "usage: random_reads DUMP COUNT SEED [LIST]\n");
+    std::fprintf(stderr, "usage: random_reads [--map] DUMP COUNT SEED [LIST]\n");
     return 2;
   }
-  auto dump = DumpFile::open(argv[1]);
+  auto dump = DumpFile::open(argv[1], options);
   const std::uint64_t count = std::strtoull(argv[2], nullptr, 10);
   const auto mode = dump_paging_mode(*dump);
   if (!mode || !dump->header().directory_table_base) {

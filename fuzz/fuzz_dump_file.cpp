@@ -3,6 +3,7 @@
 // header's DirectoryTableBase names. Anything but pagedump::Error escaping is a bug.
 #include <algorithm>
 #include <array>
+#include <string>
 
 #include "exercise_memory.h"
 #include "fuzz_input.h"
@@ -57,6 +58,28 @@ void exercise_triage(const DumpFile& d) {
   }
 }
 
+// The same reads through a mapping of the file (DumpOpenOptions::map_file) must give the same
+// bytes and the same failures as pread.
+void compare_mapped(const DumpFile& d, const std::string& path) {
+  DumpOpenOptions options;
+  options.map_file = true;
+  auto m = DumpFile::open(path, options);
+  std::array<std::byte, 2 * kPageSize> a{}, b{};
+  const auto ranges = d.ranges();
+  const std::size_t n = std::min<std::size_t>(ranges.size(), 16);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const std::uint64_t pa : {ranges[i].base, ranges[i].end() - kPageSize / 2}) {
+      const ReadResult x = d.read_physical(pa, a);
+      const ReadResult y = m->read_physical(pa, b);
+      if (x.status != y.status || x.address != y.address || x.file_offset != y.file_offset) {
+        __builtin_trap();
+      }
+      if (x && a != b) __builtin_trap();
+    }
+  }
+  exercise_virtual(*m);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -73,6 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (d->header().dump_type == 4) exercise_triage(*d);
     exercise_virtual(*d);
+    compare_mapped(*d, path);
   } catch (const Error&) {
   }
   return 0;

@@ -13,7 +13,8 @@
 #   - convert --type kernel of the largest image: bytes read vs bytes written;
 #   - the reader: a sequential read of a complete dump vs cat, and random 4 KiB virtual reads
 #     (bench/random_reads; OTHER_READER="CMD" replays the same VA list with another reader,
-#     invoked as `CMD DUMP LIST`), many reads a page and first reads.
+#     invoked as `CMD DUMP LIST`), many reads a page and first reads, with pread and through
+#     a mapping of the dump (random_reads --map).
 # Usage: scripts/bench.sh [--smoke] [SIZE_GIB...]
 #   --smoke: a 1 GiB sparse and a 1 GiB dense image, one run each, micro-benchmarks briefly: it
 #   checks that every measurement runs (CI does this); its figures are not the record.
@@ -184,13 +185,15 @@ rate() {
 }
 pin=(); command -v taskset >/dev/null && pin=(taskset -c 0)
 rr_runs=$(( runs < 11 ? 11 : runs )); ((smoke)) && rr_runs=1
-# compare DUMP COUNT WHAT: COUNT random reads of DUMP by both readers, the same VAs in the same
-# order (random_reads writes the list, OTHER_READER replays it).
+# compare DUMP COUNT WHAT [FLAG]: COUNT random reads of DUMP by both readers, the same VAs in the
+# same order (random_reads writes the list, OTHER_READER replays it); FLAG (--map) is given to
+# random_reads.
 compare() {
-  local i o t ours=() theirs=() ratios=() spread line list
+  local i o t ours=() theirs=() ratios=() spread line list flag=("${@:4}")
   for ((i = 0; i < rr_runs; i++)); do
     list=(); ((i)) || list=("$dir/vas.txt")  # the same seed: the same VAs in every run
-    line=$("${pin[@]}" "$rr" "$1" "$2" 7 "${list[@]}" 2>"$dir/cmd.err") || fail_run "$rr $1"
+    line=$("${pin[@]}" "$rr" "${flag[@]}" "$1" "$2" 7 "${list[@]}" 2>"$dir/cmd.err") ||
+      fail_run "$rr ${flag[*]} $1"
     o=$(rate <<<"$line") || exit 1
     line=$("${pin[@]}" $OTHER_READER "$1" "$dir/vas.txt" 2>"$dir/cmd.err") ||
       fail_run "$OTHER_READER $1"
@@ -204,6 +207,8 @@ for d in full kernel; do
   n=$( ((smoke)) && echo 20000 || echo 2000000)
   line=$("${pin[@]}" "$rr" "$dir/$d.dmp" "$n" 7 2>"$dir/cmd.err") || fail_run "$rr $d"
   echo "- random 4 KiB virtual reads, $d dump: $line"
+  mapped=$("${pin[@]}" "$rr" --map "$dir/$d.dmp" "$n" 7 2>"$dir/cmd.err") || fail_run "$rr --map $d"
+  echo "  - the same through a mapping of the dump (--map): $mapped"
   if [ -n "${OTHER_READER:-}" ]; then
     pages=$(sed -n 's/.* from \([0-9][0-9]*\) mapped kernel pages.*/\1/p' <<<"$line")
     [ -n "$pages" ] || { echo "bench.sh: no page count in '$line'" >&2; exit 1; }
@@ -211,6 +216,10 @@ for d in full kernel; do
     # As many reads as the kernel has pages: most pages are read once, by a process that
     # starts with nothing cached (the file itself is in the page cache).
     compare "$dir/$d.dmp" "$pages" "$pages reads, first reads (most pages read once)"
+    # The same two through a mapping of the dump (DumpOpenOptions::map_file), as OTHER_READER
+    # reads it.
+    compare "$dir/$d.dmp" "$n" "mapped (--map), $n reads" --map
+    compare "$dir/$d.dmp" "$pages" "mapped (--map), $pages reads, first reads" --map
   fi
 done
 rm -f "$dir/full.dmp" "$dir/kernel.dmp" "$dir/vas.txt"

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "../io/mapped_view.h"
 #include "dump_file_internal.h"
 #include "page_cache.h"
 #include "pagedump/format/common.h"
@@ -80,6 +81,12 @@ DumpFile::DumpFile(InputFile file) : file_(std::move(file)) {}
 DumpFile::~DumpFile() = default;
 
 std::unique_ptr<DumpFile> DumpFile::open(const std::string& path, std::size_t cache_bytes) {
+  DumpOpenOptions options;
+  options.cache_bytes = cache_bytes;
+  return open(path, options);
+}
+
+std::unique_ptr<DumpFile> DumpFile::open(const std::string& path, const DumpOpenOptions& options) {
   InputFile file(path);
   std::byte head[8]{};
   std::size_t got = file.read_at(0, head);
@@ -91,7 +98,7 @@ std::unique_ptr<DumpFile> DumpFile::open(const std::string& path, std::size_t ca
          header_size, is64 ? "PAGEDU64" : "PAGEDUMP");
   }
   std::unique_ptr<DumpFile> dump(new DumpFile(std::move(file)));
-  dump->cache_ = std::make_unique<reader_detail::PageCache>(cache_bytes);
+  dump->cache_ = std::make_unique<reader_detail::PageCache>(options.cache_bytes);
   dump->raw_header_.resize(header_size);
   dump->file_.read_exact(0, dump->raw_header_, "dump header");
   dump->header_.is64 = is64;
@@ -108,6 +115,8 @@ std::unique_ptr<DumpFile> DumpFile::open(const std::string& path, std::size_t ca
     default: break;  // 3 (header only), 4 (triage): no physical memory
   }
   dump->compute_truncation();
+  // Mapped once the dump has been checked, so that a file refused costs no mapping.
+  if (options.map_file) dump->mapped_ = std::make_unique<io_detail::MappedView>(dump->file_);
   return dump;
 }
 

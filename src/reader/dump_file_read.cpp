@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../io/mapped_view.h"
 #include "dump_file_internal.h"
 #include "page_cache.h"
 #include "pagedump/reader/dump_file.h"
@@ -49,7 +50,9 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
     std::size_t n = static_cast<std::size_t>(
         std::min<std::uint64_t>(out.size() - done, kPageSize - in_page));
     std::unique_lock lock(cache_->lock);
-    if (!bulk) {
+    // Mapped, the mapping is the cache: a page read from it costs a copy, as a hit does, and
+    // caching it would add a copy and a slot to commit (zero) for each page read once.
+    if (!bulk && !mapped_) {
       const std::byte* cached = cache_->get(pfn, [&](std::span<std::byte, kPageSize> slot) {
         auto page = page_offset_locked(pfn);
         return page && file_.read_at(*page, slot) == kPageSize;
@@ -60,7 +63,8 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
         continue;
       }
     }
-    // Not cached (a large read, an absent page, the end of the file): from the file.
+    // Not cached (a large read, a mapped file, an absent page, the end of the file): from the
+    // file.
     auto page = page_offset_locked(pfn);
     if (!page) return {ReadStatus::not_present, addr, 0};
     std::uint64_t at = *page + in_page;
@@ -72,6 +76,11 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
       n += static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done - n, kPageSize));
     }
     lock.unlock();
+    if (mapped_ && !bulk && at + n <= mapped_->size()) {
+      if (!mapped_->copy(at, out.subspan(done, n))) return {ReadStatus::io_error, addr, at};
+      done += n;
+      continue;
+    }
     std::size_t got = file_.read_at(at, out.subspan(done, n));
     if (got < n) return {ReadStatus::truncated, addr + got, at + got};
     done += n;
@@ -155,6 +164,15 @@ std::string describe_dump_read(const DumpFile& dump, const ReadResult& r) {
           "(absent is not zero)",
           r.address, r.address >> reader_detail::kPageShift,
           format::dump_type_name(dump.header().dump_type));
+    case ReadStatus::io_error:
+      if (dump.mapped()) {
+        return fmt::format(
+            "physical address {:#x}: its page at file offset {:#x} could not be read through "
+            "the file's mapping (the file is shorter than when it was opened, or the storage "
+            "reported an I/O error)",
+            r.address, r.file_offset);
+      }
+      return describe(r, "physical");
     default: return describe(r, "physical");
   }
 }
