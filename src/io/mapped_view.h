@@ -1,7 +1,7 @@
 // A read-only shared mapping of a whole input file, for a dump reader that asks for one
 // (DumpOpenOptions::map_file): a page read through it costs a page fault the first time and a
 // copy after, where pread costs a system call and a copy every time, so a reader that touches
-// thousands of scattered pages once runs at about twice the speed (docs/performance.md).
+// thousands of scattered pages once typically runs at twice the speed (docs/performance.md).
 //
 // A mapping turns what pread reports as an error into SIGBUS: a file that shrinks while it is
 // mapped, or storage that fails a read. copy() is therefore guarded: a process-wide SIGBUS

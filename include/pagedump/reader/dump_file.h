@@ -124,7 +124,7 @@ struct DumpOpenOptions {
   // Memory the reader may keep of the dump's pages (reads under 64 KiB go through it); 0: none.
   std::size_t cache_bytes = std::size_t(32) << 20;
   // Read pages under 64 KiB through a shared read-only mapping of the file rather than with
-  // pread: a page read once costs a page fault instead of a system call, about twice as fast
+  // pread: a page read once costs a page fault instead of a system call, typically twice as fast
   // for a reader that touches thousands of scattered pages (a debugger, a fuzzer's snapshot
   // loader). The cost: the process's resident set counts every page of the file it touched
   // (the system can reclaim them, but they show in RSS), and the mapping installs a
