@@ -14,7 +14,8 @@ PageStream::PageStream(const PhysicalMemory& image, const Overlays& overlays)
 void PageStream::stream(const PfnRun& run, const std::function<void(const PageSpan&)>& visit) {
   const std::uint64_t end = run.first + run.count;
   for (std::uint64_t pfn = run.first; pfn < end;) {
-    std::uint64_t n = std::min<std::uint64_t>(kChunkPages, end - pfn);
+    const std::size_t chunk = bytes_read_ < kSmallReadBytes ? kSmallReadPages : kChunkPages;
+    std::uint64_t n = std::min<std::uint64_t>(chunk, end - pfn);
     const std::uint64_t pa = pfn * kPageSize;
     // Ask the file system first: a hole is skipped without reading a byte of it, and bytes
     // are read only up to where the next hole starts.
@@ -31,6 +32,7 @@ void PageStream::stream(const PfnRun& run, const std::function<void(const PageSp
     }
     auto data = std::span(buffer_.get(), n * kPageSize);
     read_corrected_pages(image_, overlays_, pfn, data);
+    bytes_read_ += data.size();
     auto is_zero = [&](std::uint64_t i) {
       const std::uint64_t page = (pfn + i) * kPageSize;
       return is_zero_page(data.subspan(i * kPageSize, kPageSize)) &&

@@ -1,5 +1,6 @@
 // The page loop the dump writers share: which spans it hands on (bytes or zeros), that known
-// zeros of the source are never read, and that a page an overlay corrected is always bytes.
+// zeros of the source are never read, the sizes it reads in, and that a page an overlay
+// corrected is always bytes.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -49,22 +50,66 @@ std::vector<Seen> stream_all(PageStream& s, PfnRun run) {
 
 TEST(PageStream, SpansAlternateBetweenBytesAndZeros) {
   SparseMemory m;
-  m.map(0, 0x400 * kPageSize);
-  m.fill(0x2 * kPageSize, 3 * kPageSize, std::byte{0x11});    // pages 2..4
-  m.fill(0x101 * kPageSize, 1 * kPageSize, std::byte{0x22});  // page 0x101, second chunk
-  m.write(0x3FF * kPageSize + 0xFFF, "\x33");                 // last byte of the last page
+  m.map(0, 0x30 * kPageSize);
+  m.fill(0x2 * kPageSize, 3 * kPageSize, std::byte{0x11});   // pages 2..4
+  m.fill(0x11 * kPageSize, 1 * kPageSize, std::byte{0x22});  // page 0x11, second chunk
+  m.write(0x2F * kPageSize + 0xFFF, "\x33");                 // last byte of the last page
   Overlays none;
   PageStream s(m, none);
-  // Chunks are 256 pages: spans never cross a chunk's end.
-  EXPECT_EQ(stream_all(s, {0, 0x400}), (std::vector<Seen>{{0, 2, true, 0},
-                                                          {2, 3, false, 0x11},
-                                                          {5, 0xFB, true, 0},
-                                                          {0x100, 1, true, 0},
-                                                          {0x101, 1, false, 0x22},
-                                                          {0x102, 0xFE, true, 0},
-                                                          {0x200, 0x100, true, 0},
-                                                          {0x300, 0xFF, true, 0},
-                                                          {0x3FF, 1, false, 0}}));
+  // The first reads are 16 pages: spans never cross a chunk's end.
+  EXPECT_EQ(stream_all(s, {0, 0x30}), (std::vector<Seen>{{0, 2, true, 0},
+                                                         {2, 3, false, 0x11},
+                                                         {5, 11, true, 0},
+                                                         {0x10, 1, true, 0},
+                                                         {0x11, 1, false, 0x22},
+                                                         {0x12, 14, true, 0},
+                                                         {0x20, 15, true, 0},
+                                                         {0x2F, 1, false, 0}}));
+}
+
+// Records the size in pages of every read.
+class SizeRecordingMemory : public SparseMemory {
+ public:
+  mutable std::vector<std::size_t> sizes;
+  ReadResult read_physical(std::uint64_t pa, std::span<std::byte> out) const override {
+    sizes.push_back(out.size() / kPageSize);
+    return SparseMemory::read_physical(pa, out);
+  }
+};
+
+TEST(PageStream, ReadsAre64KiBForTheFirst4MiBThen1MiB) {
+  SizeRecordingMemory m;
+  m.map(0, 0x800 * kPageSize);  // 8 MiB of data
+  Overlays none;
+  PageStream s(m, none);
+  stream_all(s, {0, 0x800});
+  std::vector<std::size_t> expected(64, 16);
+  expected.insert(expected.end(), 4, 256);
+  EXPECT_EQ(m.sizes, expected);
+}
+
+// A sparse capture: in every 64 pages, 24 pages of data and then a hole.
+class StripedMemory : public SizeRecordingMemory {
+ public:
+  StoredExtent stored_extent(std::uint64_t pa, std::uint64_t limit) const override {
+    const std::uint64_t stripe = pa / (64 * kPageSize) * (64 * kPageSize);
+    const std::uint64_t data_end = stripe + 24 * kPageSize;
+    if (pa < data_end) return {false, std::min(data_end, limit)};
+    return {true, std::min(stripe + 64 * kPageSize, limit)};
+  }
+};
+
+TEST(PageStream, ASparseImagesDataStretchesAreReadWithinTheFirst64KiBOfTheBuffer) {
+  // 3 MiB of data in 96 KiB stretches: each is read as 64 + 32 KiB, so no read touches the
+  // buffer past its first 64 KiB.
+  StripedMemory m;
+  m.map(0, 0x800 * kPageSize);
+  Overlays none;
+  PageStream s(m, none);
+  stream_all(s, {0, 0x800});
+  std::vector<std::size_t> expected;
+  for (int i = 0; i < 0x800 / 64; ++i) expected.insert(expected.end(), {16, 8});
+  EXPECT_EQ(m.sizes, expected);
 }
 
 TEST(PageStream, KnownZerosAreNotRead) {
