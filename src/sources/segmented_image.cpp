@@ -1,11 +1,6 @@
 #include "pagedump/sources/segmented_image.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -76,7 +71,7 @@ ReadResult SegmentedImage::read_physical(std::uint64_t pa, std::span<std::byte> 
     const std::uint64_t off = it->file_offset + in_seg;
     std::size_t got = 0;
     try {
-      got = read_file_sparse(file_, off, out.subspan(done, n));
+      got = holes_.read(off, out.subspan(done, n));
     } catch (const Error&) {
       return {ReadStatus::io_error, addr, off};
     }
@@ -91,45 +86,8 @@ StoredExtent SegmentedImage::stored_extent(std::uint64_t pa, std::uint64_t limit
                              [](std::uint64_t a, const ImageSegment& s) { return a < s.range.end(); });
   if (it == segments_.end() || pa < it->range.base || limit <= pa) return {false, limit};
   const std::uint64_t off = it->file_offset + (pa - it->range.base);
-  const StoredExtent e = file_extent(file_, off, off + (std::min(it->range.end(), limit) - pa));
+  const StoredExtent e = holes_.extent(off, off + (std::min(it->range.end(), limit) - pa));
   return {e.known_zero, pa + (e.end - off)};
-}
-
-StoredExtent file_extent(const InputFile& file, std::uint64_t offset, std::uint64_t limit) {
-  const off_t data = ::lseek(file.fd(), static_cast<off_t>(offset), SEEK_DATA);
-  if (data < 0) {
-    // ENXIO: hole up to the end of the file. Anything else: the file system reports no holes.
-    return {errno == ENXIO, limit};
-  }
-  const auto data_at = static_cast<std::uint64_t>(data);
-  if (data_at > offset) return {true, std::min(limit, data_at)};
-  const off_t hole = ::lseek(file.fd(), static_cast<off_t>(offset), SEEK_HOLE);
-  if (hole < 0 || static_cast<std::uint64_t>(hole) <= offset) return {false, limit};
-  return {false, std::min(limit, static_cast<std::uint64_t>(hole))};
-}
-
-// Below this size a plain read is cheaper than asking the file system where its holes are.
-static constexpr std::size_t kSparseProbeMin = 64 * 1024;
-
-std::size_t read_file_sparse(const InputFile& file, std::uint64_t offset, std::span<std::byte> out) {
-  if (out.size() < kSparseProbeMin) return file.read_at(offset, out);
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const std::uint64_t pos = offset + done;
-    if (pos >= file.size()) break;
-    const StoredExtent e =
-        file_extent(file, pos, std::min<std::uint64_t>(pos + (out.size() - done), file.size()));
-    const auto n = static_cast<std::size_t>(e.end - pos);
-    if (e.known_zero) {
-      std::memset(out.data() + done, 0, n);
-      done += n;
-      continue;
-    }
-    const std::size_t got = file.read_at(pos, out.subspan(done, n));
-    done += got;
-    if (got != n) break;
-  }
-  return done;
 }
 
 }  // namespace pagedump

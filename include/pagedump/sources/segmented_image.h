@@ -12,6 +12,7 @@
 
 #include "pagedump/io/input_file.h"
 #include "pagedump/physical_memory.h"
+#include "pagedump/sources/file_holes.h"
 
 namespace pagedump {
 
@@ -46,20 +47,11 @@ class SegmentedImage : public PhysicalMemory {
 
  private:
   InputFile file_;
+  FileHoles holes_{file_};
   std::string format_name_;
   std::vector<ImageSegment> segments_;
   std::vector<PhysicalRange> ranges_;
   std::vector<CpuState> cpus_;
 };
-
-// How the file stores [offset, limit) from `offset` on: a hole (zeros, by SEEK_DATA) or data
-// (up to the next hole, by SEEK_HOLE), up to `end`. All data when the file system reports no
-// holes.
-StoredExtent file_extent(const InputFile& file, std::uint64_t offset, std::uint64_t limit);
-
-// Reads file bytes at `offset` into `out`; runs that the file system reports as holes
-// (SEEK_DATA/SEEK_HOLE) are filled with zeros without reading. Returns the count of bytes
-// available (short only at end of file).
-std::size_t read_file_sparse(const InputFile& file, std::uint64_t offset, std::span<std::byte> out);
 
 }  // namespace pagedump
