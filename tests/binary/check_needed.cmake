@@ -1,6 +1,7 @@
-# The pagedump tool built with PAGEDUMP_STATIC_RUNTIME loads libc and libZydis only: no
-# libstdc++, libgcc_s or libfmt, whose loading was a quarter of a small command's time
-# (docs/performance.md, "Start-up"). Run as: cmake -DBINARY=... -P check_needed.cmake
+# The pagedump tool built with PAGEDUMP_STATIC_RUNTIME loads glibc (libc, and libm where the
+# compiler calls into it: Clang does) and libZydis only: no libstdc++, libgcc_s or libfmt,
+# whose loading was a quarter of a small command's time (docs/performance.md, "Start-up").
+# Run as: cmake -DBINARY=... -P check_needed.cmake
 cmake_minimum_required(VERSION 3.25)
 execute_process(COMMAND readelf -d "${BINARY}" OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
@@ -13,7 +14,7 @@ foreach(e IN LISTS entries)
   list(APPEND needed "${lib}")
 endforeach()
 list(SORT needed)
-set(allowed libZydis.so.4.0 libc.so.6 ld-linux-x86-64.so.2)
+set(allowed libZydis.so.4.0 libc.so.6 libm.so.6 ld-linux-x86-64.so.2)
 foreach(lib IN LISTS needed)
   if(NOT lib IN_LIST allowed)
     message(FATAL_ERROR "${BINARY} needs ${lib}; it should need only ${allowed} (got: ${needed})")
