@@ -5,8 +5,8 @@
 // The file system's last answers are remembered: one data extent and one hole. Discovery asks
 // about the same few 64 KiB blocks many times over, and a read asks again where the writer
 // just asked, so most questions are answered without the two lseek calls each would take
-// (they were some 400 of a sparse conversion's 650 system calls). The file must not change
-// while it is read, which holds for a capture opened read-only.
+// (435 of a sparse conversion's 688 system calls were such lseek calls; 279 are left). The
+// file must not change while it is read, which holds for a capture opened read-only.
 #pragma once
 
 #include <cstdint>
