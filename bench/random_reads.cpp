@@ -63,6 +63,7 @@ int main(int argc, char** argv) try {
     for (auto va : vas) list << fmt::format("{:#x}\n", va);
   }
   space.clear_cache();
+  const std::uint64_t walks_before = space.walks();
   std::vector<std::byte> page(kPageSize);
   std::uint64_t failed = 0, checksum = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -72,8 +73,9 @@ int main(int argc, char** argv) try {
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{} reads of 4 KiB from {} mapped kernel pages in {:.3f} s: {:.0f} reads/s ({} failed, "
-             "checksum {})\n",
-             count, pages.size(), s, double(count) / s, failed, checksum);
+             "checksum {}, {} page-table walks)\n",
+             count, pages.size(), s, double(count) / s, failed, checksum,
+             space.walks() - walks_before);
   return failed ? 1 : 0;
 } catch (const Error& e) {
   std::fprintf(stderr, "random_reads: %s\n", e.what());

@@ -161,6 +161,7 @@ AddressSpace& AddressSpace::operator=(const AddressSpace& other) {
     dtb_ = other.dtb_;
     root_ = other.root_;
     clear_cache();
+    walks_ = 0;
   }
   return *this;
 }
@@ -248,6 +249,7 @@ Translation AddressSpace::translate(std::uint64_t va) const {
       return t;
     }
   }
+  ++walks_;
   Translation t = walk(va);
   if (t.ok()) {
     const std::uint64_t offset = va & (t.page_size - 1);

@@ -334,16 +334,47 @@ TEST_F(X64, CacheServesRepeatsUntilCleared) {
   EXPECT_EQ(as.translate(0xfffff80000001000).pa, 0x7000u);
 }
 
+TEST_F(X64, CacheHoldsSixtyFourLargePagesOfAKernelImage) {
+  // A kernel image, HAL and pool mapped with 2 MiB pages, as Windows maps them: read at random,
+  // the 64 pages after the first walk each are served from the cache, in any order.
+  const std::uint64_t base = 0xfffff8047ba00000;
+  for (std::uint64_t i = 0; i < 64; ++i) {
+    pt.map(base + i * kLargePage2M, 0x40000000 + i * kLargePage2M, kLargePage2M, kLargePage2M);
+  }
+  pt.map(base + 64 * kLargePage2M, 0x50000000, kLargePage2M, kLargePage2M);
+  AddressSpace as(image, PagingMode::x64_4level, pt.dtb());
+  for (std::uint64_t i = 0; i < 64; ++i) {
+    EXPECT_EQ(as.translate(base + i * kLargePage2M + 0x123).pa, 0x40000123 + i * kLargePage2M);
+  }
+  EXPECT_EQ(as.walks(), 64u);
+  std::mt19937 rng(1);
+  for (int n = 0; n < 1000; ++n) {
+    const std::uint64_t i = rng() % 64, off = (rng() % 512) * 0x1000;
+    ASSERT_EQ(as.translate(base + i * kLargePage2M + off).pa, 0x40000000 + i * kLargePage2M + off);
+  }
+  EXPECT_EQ(as.walks(), 64u);
+  // The 65th span takes the slot of the first: one walk each, then the first walks again.
+  EXPECT_EQ(as.translate(base + 64 * kLargePage2M).pa, 0x50000000u);
+  EXPECT_EQ(as.translate(base).pa, 0x40000000u);
+  EXPECT_EQ(as.walks(), 66u);
+  // A copy starts with its own, empty cache and count.
+  const AddressSpace copy(as);
+  EXPECT_EQ(copy.walks(), 0u);
+  EXPECT_EQ(copy.translate(base + kLargePage2M).pa, 0x40000000 + kLargePage2M);
+  EXPECT_EQ(copy.walks(), 1u);
+  EXPECT_EQ(as.walks(), 66u);
+}
+
 TEST_F(X64, CacheSlotsSharedByDistantAddressesNeverMixTheirTables) {
-  // The translation cache keeps 4 KiB leaves in 32 slots chosen by VA page, large ones by 2 MiB
-  // of VA, and the last-level table of a 2 MiB span in 16 slots: these addresses collide in
-  // every one of them (32 pages apart, 16 and 32 spans of 2 MiB apart), each through its own
-  // page table, and must come out as their own.
+  // The translation cache keeps 4 KiB leaves in 32 slots chosen by VA page, large ones in 64
+  // by 2 MiB of VA, and the last-level table of a 2 MiB span in 16 slots: these addresses
+  // collide in every one of them (32 pages apart, 16, 32 and 64 spans of 2 MiB apart), each
+  // through its own page table, and must come out as their own.
   const std::uint64_t a = 0xfffff80000001000;
   const std::uint64_t b = a + 32 * 0x1000;         // same 4 KiB slot, same table
   const std::uint64_t c = a + 16 * kLargePage2M;   // same table slot, another table
   const std::uint64_t d = a + 32 * kLargePage2M;   // again, and a third table
-  const std::uint64_t big = 0xfffff80000000000 + 8 * kLargePage2M;  // a 2 MiB page in slot 0
+  const std::uint64_t big = 0xfffff80000000000 + 64 * kLargePage2M;  // a 2 MiB page in slot 0
   pt.map(a, 0x5000, 0x1000);
   pt.map(b, 0x6000, 0x1000);
   pt.map(c, 0x7000, 0x1000);
