@@ -5,6 +5,7 @@
 #include "pagedump/error.h"
 #include "pagedump/format/context_registers.h"
 #include "pagedump/sources/open_image.h"
+#include "process_memory.h"
 
 namespace pagedump::cli {
 
@@ -33,6 +34,7 @@ OpenedImage open_and_discover(const ImageArgs& args) {
     }
     options.kdbg_keys = format::KdbgKeys{v[0], v[1], v[2]};
   }
+  commit_heap(kDiscoveryHeapBytes);
   OpenedImage out;
   out.image = open_image(args.path, OpenImageOptions{args.format, args.memory_map});
   out.system = discover_system(*out.image, options);

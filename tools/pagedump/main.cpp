@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "process_memory.h"
 #include "pagedump/error.h"
 #include "pagedump/io/output_file.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   using namespace pagedump::cli;
   // Interrupted writes leave nothing behind; a file-size limit is an error, not a kill.
   pagedump::install_interrupt_cleanup();
+  keep_freed_buffers();
   CLI::App app{"pagedump: read, write and verify Windows kernel crash dumps", "pagedump"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("pagedump ") + PAGEDUMP_VERSION);
