@@ -16,38 +16,106 @@ constexpr std::uint64_t kToTheEnd = std::numeric_limits<std::uint64_t>::max();
 // Below this size a plain read is cheaper than asking the file system where its holes are.
 constexpr std::size_t kSparseProbeMin = 64 * 1024;
 
+// How far below the last hole a question counts as a scan walking down into it.
+constexpr std::uint64_t kWalkDown = 1024 * 1024;
+
 }  // namespace
 
 StoredExtent FileHoles::extent(std::uint64_t offset, std::uint64_t limit) const {
   std::lock_guard lock(mutex_);
-  if (data_.holds(offset)) return {false, std::min(limit, data_.end)};
-  if (hole_.holds(offset)) return {true, std::min(limit, hole_.end)};
+  if (const Span* s = known(offset)) return {s->hole, std::min(limit, s->end)};
   return ask(offset, limit);
 }
 
-StoredExtent FileHoles::ask(std::uint64_t offset, std::uint64_t limit) const {
+const FileHoles::Span* FileHoles::known(std::uint64_t offset) const {
+  for (const Span& s : known_) {
+    if (s.holds(offset)) return &s;
+  }
+  return nullptr;
+}
+
+void FileHoles::remember(Span span) const {
+  if (span.begin >= span.end) return;
+  known_[next_] = span;
+  next_ = (next_ + 1) % known_.size();
+}
+
+StoredExtent FileHoles::answer_hole(Span hole, std::uint64_t limit) const {
+  remember(hole);
+  last_hole_ = hole;
+  return {true, std::min(limit, hole.end)};
+}
+
+off_t FileHoles::seek(std::uint64_t offset, int whence) const {
   ++seeks_;
-  const off_t data = ::lseek(file_.fd(), static_cast<off_t>(offset), SEEK_DATA);
+  return ::lseek(file_.fd(), static_cast<off_t>(offset), whence);
+}
+
+StoredExtent FileHoles::ask(std::uint64_t offset, std::uint64_t limit) const {
+  // Where a known hole ends, data begins (SEEK_DATA said so): only its end is unknown.
+  for (const Span& s : known_) {
+    if (s.hole && s.end == offset && s.end != kToTheEnd) return ask_data_end(offset, limit);
+  }
+  if (last_hole_.begin < last_hole_.end && offset < last_hole_.begin &&
+      last_hole_.begin - offset <= kWalkDown) {
+    if (auto e = ask_walking_down(offset, limit)) return *e;
+  }
+  const off_t data = seek(offset, SEEK_DATA);
   if (data < 0) {
     // ENXIO: a hole up to the end of the file. Anything else: the file system reports no
     // holes, and will not for any other offset either.
-    if (errno == ENXIO) {
-      hole_ = {offset, kToTheEnd};
-      return {true, limit};
-    }
-    data_ = {offset, kToTheEnd};
+    if (errno == ENXIO) return answer_hole({offset, kToTheEnd, true}, limit);
+    remember({offset, kToTheEnd, false});
     return {false, limit};
   }
   const auto data_at = static_cast<std::uint64_t>(data);
-  if (data_at > offset) {
-    hole_ = {offset, data_at};
-    return {true, std::min(limit, data_at)};
+  if (data_at > offset) return answer_hole({offset, data_at, true}, limit);
+  return ask_data_end(offset, limit);
+}
+
+std::optional<StoredExtent> FileHoles::ask_walking_down(std::uint64_t offset,
+                                                        std::uint64_t limit) const {
+  // Ask from as far below offset as the last hole reaches above it, so that each question
+  // doubles what is known, but from past what is known already there.
+  std::uint64_t from = offset - std::min(offset, last_hole_.end - offset);
+  for (std::size_t i = 0; i < known_.size(); ++i) {
+    const Span* s = known(from);
+    if (!s) break;
+    from = s->end;
   }
-  ++seeks_;
-  const off_t hole = ::lseek(file_.fd(), static_cast<off_t>(offset), SEEK_HOLE);
+  if (from >= offset) return std::nullopt;
+  const off_t data = seek(from, SEEK_DATA);
+  if (data < 0) {
+    if (errno == ENXIO) return answer_hole({from, kToTheEnd, true}, limit);
+    return std::nullopt;
+  }
+  const auto data_at = static_cast<std::uint64_t>(data);
+  if (data_at > offset) return answer_hole({from, data_at, true}, limit);
+  remember({from, data_at, true});  // a hole below offset, met on the way
+  if (data_at == offset) return ask_data_end(offset, limit);
+  // Data below offset: where it ends, and where the data after it begins, bound the hole
+  // offset is in, or the data.
+  const off_t end = seek(data_at, SEEK_HOLE);
+  if (end <= data) return std::nullopt;
+  const Span found{data_at, static_cast<std::uint64_t>(end), false};
+  remember(found);
+  if (found.holds(offset)) return StoredExtent{false, std::min(limit, found.end)};
+  const off_t next = seek(found.end, SEEK_DATA);
+  if (next < 0) {
+    if (errno == ENXIO) return answer_hole({found.end, kToTheEnd, true}, limit);
+    return std::nullopt;
+  }
+  const auto next_at = static_cast<std::uint64_t>(next);
+  if (next_at > offset) return answer_hole({found.end, next_at, true}, limit);
+  remember({found.end, next_at, true});
+  return std::nullopt;
+}
+
+StoredExtent FileHoles::ask_data_end(std::uint64_t offset, std::uint64_t limit) const {
+  const off_t hole = seek(offset, SEEK_HOLE);
   if (hole < 0 || static_cast<std::uint64_t>(hole) <= offset) return {false, limit};
-  data_ = {offset, static_cast<std::uint64_t>(hole)};
-  return {false, std::min(limit, data_.end)};
+  remember({offset, static_cast<std::uint64_t>(hole), false});
+  return {false, std::min(limit, static_cast<std::uint64_t>(hole))};
 }
 
 std::size_t FileHoles::read(std::uint64_t offset, std::span<std::byte> out) const {

@@ -70,6 +70,80 @@ TEST(FileHoles, ExtentsFollowTheFileSystemAndRepeatedQuestionsAreNotAskedAgain) 
   EXPECT_EQ(holes.seeks(), 6u);
 }
 
+// Data pages at the given MiB offsets (4 KiB each) in a file of `size` MiB, holes elsewhere.
+std::string write_pages_at(const TempDir& dir, const std::vector<std::uint64_t>& mib,
+                           std::uint64_t size) {
+  const std::string path = (dir / "pages.raw").string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  EXPECT_GE(fd, 0);
+  std::vector<char> page(4096, 'p');
+  for (std::uint64_t m : mib) {
+    EXPECT_EQ(::pwrite(fd, page.data(), page.size(), static_cast<off_t>(m * kMiB)), 4096);
+  }
+  EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(size * kMiB)), 0);
+  ::close(fd);
+  return path;
+}
+
+TEST(FileHoles, AWalkDownThroughAHoleAsksAboutLog2OfItsBlocks) {
+  // Data pages at 0, 3 and 16 MiB: walking down from just below 16 MiB in 64 KiB steps, as
+  // discovery's kernel scan does, crosses the hole (3 MiB, 16 MiB), the page at 3 MiB and the
+  // hole (0, 3 MiB). 255 questions, each answered exactly.
+  TempDir dir;
+  InputFile file(write_pages_at(dir, {0, 3, 16}, 20));
+  if (::lseek(file.fd(), 4096, SEEK_DATA) != static_cast<off_t>(3 * kMiB)) {
+    GTEST_SKIP() << "the file system of " << dir.path() << " has no holes";
+  }
+  FileHoles holes(file);
+  const std::uint64_t end = 20 * kMiB;
+  EXPECT_FALSE(holes.extent(16 * kMiB, end).known_zero);  // the scan starts from data
+  for (std::uint64_t at = 16 * kMiB - 64 * 1024; at >= 64 * 1024; at -= 64 * 1024) {
+    const StoredExtent e = holes.extent(at, at + 64 * 1024);
+    if (at == 3 * kMiB) {
+      EXPECT_FALSE(e.known_zero) << at;
+      EXPECT_EQ(e.end, 3 * kMiB + 4096) << at;
+    } else if (at > 3 * kMiB) {
+      EXPECT_TRUE(e.known_zero) << at;
+      EXPECT_EQ(e.end, at + 64 * 1024) << at;
+    } else {
+      EXPECT_TRUE(e.known_zero) << at;
+      EXPECT_EQ(e.end, at + 64 * 1024) << at;
+    }
+  }
+  // One question a block, as before, would be 255 or more.
+  EXPECT_LE(holes.seeks(), 20u);
+  // What was learned on the way stays right: the page at 3 MiB ends where it does, the hole
+  // after it reaches 16 MiB.
+  EXPECT_EQ(holes.extent(3 * kMiB + 4096, end).end, 16 * kMiB);
+  EXPECT_TRUE(holes.extent(3 * kMiB + 4096, end).known_zero);
+}
+
+TEST(FileHoles, SixteenExtentsAskedInTurnAreAskedOnce) {
+  // Eight data pages with holes between them: discovery comes back to the same page tables and
+  // kernel pages in turn. Once all sixteen extents are known, nothing is asked again.
+  TempDir dir;
+  InputFile file(write_pages_at(dir, {1, 2, 3, 4, 5, 6, 7, 8}, 9));
+  if (::lseek(file.fd(), 0, SEEK_DATA) != static_cast<off_t>(kMiB)) {
+    GTEST_SKIP() << "the file system of " << dir.path() << " has no holes";
+  }
+  FileHoles holes(file);
+  const std::uint64_t end = 9 * kMiB;
+  for (int round = 0; round < 3; ++round) {
+    for (std::uint64_t m = 1; m <= 8; ++m) {
+      EXPECT_FALSE(holes.extent(m * kMiB, end).known_zero);
+      EXPECT_EQ(holes.extent(m * kMiB, end).end, m * kMiB + 4096);
+      EXPECT_TRUE(holes.extent(m * kMiB + 4096, end).known_zero);
+      EXPECT_EQ(holes.extent(m * kMiB + 4096, end).end, m == 8 ? end : (m + 1) * kMiB);
+    }
+    if (round == 0) {
+      // Each page: SEEK_DATA and SEEK_HOLE, the first; SEEK_HOLE only where a hole found
+      // before ends; and SEEK_DATA for the hole after it.
+      EXPECT_EQ(holes.seeks(), 17u);
+    }
+  }
+  EXPECT_EQ(holes.seeks(), 17u);
+}
+
 TEST(FileHoles, ReadsFillHolesWithZerosAndStopAtTheEndOfTheFile) {
   TempDir dir;
   InputFile file(write_sparse_file(dir));
