@@ -51,6 +51,14 @@ off_t FileHoles::seek(std::uint64_t offset, int whence) const {
   return ::lseek(file_.fd(), static_cast<off_t>(offset), whence);
 }
 
+std::optional<std::uint64_t> FileHoles::next_data(std::uint64_t from) const {
+  const off_t data = seek(from, SEEK_DATA);
+  if (data >= 0) return static_cast<std::uint64_t>(data);
+  // ENXIO: a hole up to the end of the file. Anything else: no answer.
+  if (errno == ENXIO) return kToTheEnd;
+  return std::nullopt;
+}
+
 StoredExtent FileHoles::ask(std::uint64_t offset, std::uint64_t limit) const {
   // Where a known hole ends, data begins (SEEK_DATA said so): only its end is unknown.
   for (const Span& s : known_) {
@@ -60,16 +68,13 @@ StoredExtent FileHoles::ask(std::uint64_t offset, std::uint64_t limit) const {
       last_hole_.begin - offset <= kWalkDown) {
     if (auto e = ask_walking_down(offset, limit)) return *e;
   }
-  const off_t data = seek(offset, SEEK_DATA);
-  if (data < 0) {
-    // ENXIO: a hole up to the end of the file. Anything else: the file system reports no
-    // holes, and will not for any other offset either.
-    if (errno == ENXIO) return answer_hole({offset, kToTheEnd, true}, limit);
+  const auto data = next_data(offset);
+  if (!data) {
+    // The file system reports no holes, and will not for any other offset either.
     remember({offset, kToTheEnd, false});
     return {false, limit};
   }
-  const auto data_at = static_cast<std::uint64_t>(data);
-  if (data_at > offset) return answer_hole({offset, data_at, true}, limit);
+  if (*data > offset) return answer_hole({offset, *data, true}, limit);
   return ask_data_end(offset, limit);
 }
 
@@ -84,30 +89,22 @@ std::optional<StoredExtent> FileHoles::ask_walking_down(std::uint64_t offset,
     from = s->end;
   }
   if (from >= offset) return std::nullopt;
-  const off_t data = seek(from, SEEK_DATA);
-  if (data < 0) {
-    if (errno == ENXIO) return answer_hole({from, kToTheEnd, true}, limit);
-    return std::nullopt;
-  }
-  const auto data_at = static_cast<std::uint64_t>(data);
-  if (data_at > offset) return answer_hole({from, data_at, true}, limit);
-  remember({from, data_at, true});  // a hole below offset, met on the way
-  if (data_at == offset) return ask_data_end(offset, limit);
+  const auto data = next_data(from);
+  if (!data) return std::nullopt;
+  if (*data > offset) return answer_hole({from, *data, true}, limit);
+  remember({from, *data, true});  // a hole below offset, met on the way
+  if (*data == offset) return ask_data_end(offset, limit);
   // Data below offset: where it ends, and where the data after it begins, bound the hole
   // offset is in, or the data.
-  const off_t end = seek(data_at, SEEK_HOLE);
-  if (end <= data) return std::nullopt;
-  const Span found{data_at, static_cast<std::uint64_t>(end), false};
+  const off_t end = seek(*data, SEEK_HOLE);
+  if (end < 0 || static_cast<std::uint64_t>(end) <= *data) return std::nullopt;
+  const Span found{*data, static_cast<std::uint64_t>(end), false};
   remember(found);
   if (found.holds(offset)) return StoredExtent{false, std::min(limit, found.end)};
-  const off_t next = seek(found.end, SEEK_DATA);
-  if (next < 0) {
-    if (errno == ENXIO) return answer_hole({found.end, kToTheEnd, true}, limit);
-    return std::nullopt;
-  }
-  const auto next_at = static_cast<std::uint64_t>(next);
-  if (next_at > offset) return answer_hole({found.end, next_at, true}, limit);
-  remember({found.end, next_at, true});
+  const auto next = next_data(found.end);
+  if (!next) return std::nullopt;
+  if (*next > offset) return answer_hole({found.end, *next, true}, limit);
+  remember({found.end, *next, true});
   return std::nullopt;
 }
 

@@ -11,10 +11,11 @@
 // The file must not change while it is read, which holds for a capture opened read-only.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <sys/types.h>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -53,6 +54,9 @@ class FileHoles {
   void remember(Span span) const;
   StoredExtent answer_hole(Span hole, std::uint64_t limit) const;
   off_t seek(std::uint64_t offset, int whence) const;
+  // SEEK_DATA from `from`: where data begins (the largest offset when none follows), or
+  // nullopt when the file system gives no answer.
+  std::optional<std::uint64_t> next_data(std::uint64_t from) const;
   // What the file system says about offset.
   StoredExtent ask(std::uint64_t offset, std::uint64_t limit) const;
   // Just below the last hole a scan is walking down through it (discovery looks for the
