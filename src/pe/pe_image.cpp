@@ -33,14 +33,16 @@ void PeImage::fail(std::string_view message) const {
   throw Error(ErrorKind::inconsistent, fmt::format("{} at {:#x}: {}", what_, base_, message));
 }
 
+std::string PeImage::unreadable(std::uint32_t rva, std::size_t size, std::string_view field,
+                                const ReadResult& r) const {
+  return fmt::format("{} at {:#x}: cannot read {} (rva {:#x}, {:#x} bytes): {}", what_, base_,
+                     field, rva, size, describe(r, space_));
+}
+
 void PeImage::read_bytes(std::uint32_t rva, std::span<std::byte> out,
                          std::string_view field) const {
   ReadResult r = reader_(rva, out);
-  if (!r) {
-    throw Error(kind_of(r.status),
-                fmt::format("{} at {:#x}: cannot read {} (rva {:#x}, {:#x} bytes): {}", what_,
-                            base_, field, rva, out.size(), describe(r, space_)));
-  }
+  if (!r) throw Error(kind_of(r.status), unreadable(rva, out.size(), field, r));
 }
 
 // NUL-terminated ASCII string at rva, at most kMaxNameLength characters and inside the image.
@@ -83,7 +85,21 @@ PeImage PeImage::read(const VirtualMemory& vm, std::uint64_t base, std::string w
               base, std::move(what), "virtual");
 }
 
+std::optional<PeImage> PeImage::read_if_present(const VirtualMemory& vm, std::uint64_t base,
+                                                std::string what, std::string& why) {
+  return read_image(
+      [&vm, base](std::uint32_t rva, std::span<std::byte> out) {
+        return vm.read_virtual(base + rva, out);
+      },
+      base, std::move(what), "virtual", &why);
+}
+
 PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what, std::string space) {
+  return *read_image(std::move(reader), base, std::move(what), std::move(space), nullptr);
+}
+
+std::optional<PeImage> PeImage::read_image(RvaReader reader, std::uint64_t base, std::string what,
+                                           std::string space, std::string* absent) {
   PeImage img;
   img.space_ = std::move(space);
   img.reader_ = std::move(reader);
@@ -91,7 +107,14 @@ PeImage PeImage::read(RvaReader reader, std::uint64_t base, std::string what, st
   img.base_ = base;
 
   std::array<std::byte, kDosHeaderSize> dos{};
-  img.read_bytes(0, dos, "DOS header");
+  if (absent) {
+    if (const ReadResult r = img.reader_(0, dos); !r) {
+      *absent = img.unreadable(0, dos.size(), "DOS header", r);
+      return std::nullopt;
+    }
+  } else {
+    img.read_bytes(0, dos, "DOS header");
+  }
   if (from_bytes<std::uint16_t>(dos) != kDosSignature) {
     img.fail(fmt::format("no \"MZ\" signature (found {:#06x})", from_bytes<std::uint16_t>(dos)));
   }

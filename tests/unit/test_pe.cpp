@@ -2,6 +2,8 @@
 // real driver file from the samples' symbol store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -334,6 +336,35 @@ TEST(PeImageJunk, VirtualMemoryHoleAtTheBase) {
               std::string::npos)
         << e.what();
   }
+}
+
+TEST(PeImageJunk, ReadIfPresentReportsAnAbsentImageWithoutThrowingAndThrowsForJunk) {
+  struct Empty : VirtualMemory {
+    ReadResult read_virtual(std::uint64_t va, std::span<std::byte>) const override {
+      return {ReadStatus::not_mapped, va, 0};
+    }
+  } empty;
+  std::string why;
+  EXPECT_FALSE(pe::PeImage::read_if_present(empty, kBase, "image", why));
+  EXPECT_EQ(why,
+            "image at 0xfffff80412340000: cannot read DOS header (rva 0x0, 0x40 bytes): virtual "
+            "address 0xfffff80412340000 is not mapped");
+  // A readable page that is not an image is junk, not absence: the error read() throws.
+  struct Zeros : VirtualMemory {
+    ReadResult read_virtual(std::uint64_t, std::span<std::byte> out) const override {
+      std::fill(out.begin(), out.end(), std::byte{0});
+      return {};
+    }
+  } zeros;
+  why.clear();
+  try {
+    (void)pe::PeImage::read_if_present(zeros, kBase, "image", why);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "image at 0xfffff80412340000: no \"MZ\" signature (found 0x0000)");
+  }
+  EXPECT_EQ(why, "");
 }
 
 // A real driver from the samples' symbol store: the file layout mapped by sections, then read

@@ -77,6 +77,11 @@ class PeImage {
                       std::string space = "image");
   // The same over virtual memory: the image mapped at VA `base`.
   static PeImage read(const VirtualMemory& vm, std::uint64_t base, std::string what = "PE image");
+  // The same, for callers to whom an absent image is the usual case (the modules of a capture,
+  // paged out or never read in): when its DOS header cannot be read, nullopt with the message
+  // read() would throw in `why`, and no exception. Throws as read() does otherwise.
+  static std::optional<PeImage> read_if_present(const VirtualMemory& vm, std::uint64_t base,
+                                                std::string what, std::string& why);
 
   std::uint64_t base() const noexcept { return base_; }
   std::uint16_t machine() const noexcept { return machine_; }
@@ -112,6 +117,11 @@ class PeImage {
 
  private:
   PeImage() = default;
+  // `absent` set: an unreadable DOS header is reported there and gives nullopt.
+  static std::optional<PeImage> read_image(RvaReader reader, std::uint64_t base, std::string what,
+                                           std::string space, std::string* absent);
+  std::string unreadable(std::uint32_t rva, std::size_t size, std::string_view field,
+                         const ReadResult& r) const;
   void read_bytes(std::uint32_t rva, std::span<std::byte> out, std::string_view field) const;
   std::string read_string(std::uint32_t rva, std::string_view field) const;
   [[noreturn]] void fail(std::string_view message) const;
