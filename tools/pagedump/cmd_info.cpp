@@ -201,7 +201,7 @@ void memory_json(const DumpFile& d, json& j) {
 
 // --- context --------------------------------------------------------------------------------
 
-void context_text(const DumpFile& d) {
+void context_section_text(const DumpFile& d) {
   std::cout << "context (header)\n";
   auto regs = d.context_registers();
   if (regs.empty()) {
@@ -225,7 +225,7 @@ void context_text(const DumpFile& d) {
   if (!row.empty()) std::cout << "  " << row << '\n';
 }
 
-void context_json(const DumpFile& d, json& j) {
+void context_section_json(const DumpFile& d, json& j) {
   auto regs = d.context_registers();
   if (regs.empty()) {
     j["context"] = nullptr;
@@ -340,7 +340,7 @@ struct Section {
 constexpr Section kSections[] = {
     {header_text, header_json},
     {memory_text, memory_json},
-    {context_text, context_json},
+    {context_section_text, context_section_json},
     {exception_text, exception_json},
     {triage_text, triage_json_section},
     {cpus_text, cpus_json},
