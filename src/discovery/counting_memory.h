@@ -3,10 +3,14 @@
 // budget every read fails (io_error) and exhausted() is set, so hostile page tables (loops,
 // every VA aliasing one page) end discovery with an error instead of hanging it.
 //
-// Reads of a page or less are served from one 64 KiB block of the image read whole: the
+// Reads of a page or less are served from one 16 KiB block of the image read whole: the
 // kernel-base scan probes two bytes of each page downwards and the code scan reads page by
 // page, which were a thousand system calls each, and on a cold cache or a network share a
-// thousand reads the file system cannot read ahead. Discovery is single-threaded; so is this.
+// thousand reads the file system cannot read ahead. 16 KiB rather than 64: most blocks serve a
+// few scattered structures (a table page, a KPRCB, a module header), and copying the other
+// 48 KiB of each out of the page cache cost a sparse conversion 0.25 ms of its 7 (105 blocks;
+// 4, 8 and 32 KiB measured slower, docs/performance.md). Discovery is single-threaded; so is
+// this.
 #pragma once
 
 #include <array>
@@ -45,8 +49,9 @@ class CountingMemory final : public PhysicalMemory {
   bool exhausted() const { return exhausted_.load(std::memory_order_relaxed); }
   std::uint64_t budget() const { return budget_; }
 
+  static constexpr std::uint64_t kBlock = 16 * 1024;
+
  private:
-  static constexpr std::uint64_t kBlock = 64 * 1024;
 
   ReadResult read_direct(std::uint64_t pa, std::span<std::byte> out) const {
     if (bytes_read_.fetch_add(out.size(), std::memory_order_relaxed) + out.size() > budget_) {

@@ -1,4 +1,4 @@
-// Discovery's view of the image: what it counts, the budget, and the 64 KiB block that serves
+// Discovery's view of the image: what it counts, the budget, and the 16 KiB block that serves
 // its small reads (exact bytes, one read of the image per block, and the image's own error at
 // its exact address where a block cannot be read whole).
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@ namespace pagedump::test {
 namespace {
 
 using discovery::CountingMemory;
+static_assert(CountingMemory::kBlock == 0x4000, "the tests below count 16 KiB blocks");
 
 MemoryImage patterned(std::uint64_t size) {
   MemoryImage m;
@@ -31,33 +32,33 @@ TEST(CountingMemory, SmallReadsOfOneBlockAreOneReadOfTheImage) {
   const auto m = patterned(0x40000);
   CountingMemory c(m, 1 << 20);
   // Downwards through the second block, as the kernel-base scan probes.
-  for (std::uint64_t p = 0x1F; p >= 0x10; --p) EXPECT_EQ(u64_at(c, p * kPageSize), 0x1000 + p);
+  for (std::uint64_t p = 0x7; p >= 0x4; --p) EXPECT_EQ(u64_at(c, p * kPageSize), 0x1000 + p);
   EXPECT_EQ(m.read_calls(), 1u);
-  EXPECT_EQ(c.bytes_read(), 0x10000u);
+  EXPECT_EQ(c.bytes_read(), 0x4000u);
   // A whole page, and a read across the block's end (two blocks' worth: read directly).
   std::vector<std::byte> page(kPageSize);
-  ASSERT_TRUE(c.read_physical(0x11000, page).ok());
-  EXPECT_EQ(page[0], std::byte{0x11});
+  ASSERT_TRUE(c.read_physical(0x5000, page).ok());
+  EXPECT_EQ(page[0], std::byte{0x05});
   EXPECT_EQ(page[1], std::byte{0x10});
   EXPECT_EQ(m.read_calls(), 1u);
   std::array<std::byte, 16> across{};
-  ASSERT_TRUE(c.read_physical(0x1FFF8, across).ok());
-  EXPECT_EQ(across[8], std::byte{0x20});  // page 0x20's first byte
+  ASSERT_TRUE(c.read_physical(0x7FF8, across).ok());
+  EXPECT_EQ(across[8], std::byte{0x08});  // page 8's first byte
   EXPECT_EQ(m.read_calls(), 2u);
-  EXPECT_EQ(c.bytes_read(), 0x10000u + 16);
+  EXPECT_EQ(c.bytes_read(), 0x4000u + 16);
 }
 
 TEST(CountingMemory, WhereABlockCannotBeReadWholeTheImageSaysWhereItEnds) {
   auto m = patterned(0x40000);
-  m.truncate_at(0x18000);  // the file ends in the middle of the second block
+  m.truncate_at(0x6000);  // the file ends in the middle of the second block
   CountingMemory c(m, 1 << 20);
-  EXPECT_EQ(u64_at(c, 0x17000), 0x1017u);
+  EXPECT_EQ(u64_at(c, 0x5000), 0x1005u);
   std::uint64_t v = 0;
-  const ReadResult r = c.read_physical(0x18000, std::as_writable_bytes(std::span(&v, 1)));
+  const ReadResult r = c.read_physical(0x6000, std::as_writable_bytes(std::span(&v, 1)));
   EXPECT_EQ(r.status, ReadStatus::truncated);
-  EXPECT_EQ(r.address, 0x18000u);
+  EXPECT_EQ(r.address, 0x6000u);
   // The block is tried once; every read in it then goes to the image.
-  EXPECT_EQ(u64_at(c, 0x16000), 0x1016u);
+  EXPECT_EQ(u64_at(c, 0x4000), 0x1004u);
   EXPECT_EQ(m.read_calls(), 4u);  // the block, then three direct reads
 }
 
@@ -76,21 +77,21 @@ TEST(CountingMemory, ABudgetTooSmallForABlockReadsDirectlyAndStillEnds) {
 TEST(CountingMemory, ABlockTheImageKnowsToBeZerosIsNotReadButCounts) {
   MemoryImage m;
   m.map(0, 0x40000);
-  m.write_u64(0x25008, 0x1122334455667788);  // the third block holds one written page
+  m.write_u64(0x9008, 0x1122334455667788);  // the third block holds one written page
   m.report_unwritten_as_known_zero();
-  CountingMemory c(m, 0x30000);
-  for (std::uint64_t pa = 0x1F000; pa >= 0x10000; pa -= kPageSize) EXPECT_EQ(u64_at(c, pa), 0u);
+  CountingMemory c(m, 0xC000);
+  for (std::uint64_t pa = 0x7000; pa >= 0x4000; pa -= kPageSize) EXPECT_EQ(u64_at(c, pa), 0u);
   EXPECT_EQ(m.read_calls(), 0u);
-  EXPECT_EQ(c.bytes_read(), 0x10000u);
-  EXPECT_EQ(u64_at(c, 0x25008), 0x1122334455667788u);
-  EXPECT_EQ(u64_at(c, 0x2F000), 0u);
+  EXPECT_EQ(c.bytes_read(), 0x4000u);
+  EXPECT_EQ(u64_at(c, 0x9008), 0x1122334455667788u);
+  EXPECT_EQ(u64_at(c, 0xB000), 0u);
   EXPECT_EQ(m.read_calls(), 1u);  // the third block, read whole once
-  EXPECT_EQ(c.bytes_read(), 0x20000u);
+  EXPECT_EQ(c.bytes_read(), 0x8000u);
   // Known zeros use the budget as reads do: a walk over unused RAM still ends.
   EXPECT_EQ(u64_at(c, 0x0), 0u);
-  EXPECT_EQ(c.bytes_read(), 0x30000u);
+  EXPECT_EQ(c.bytes_read(), 0xC000u);
   std::uint64_t v = 0;
-  EXPECT_EQ(c.read_physical(0x38000, std::as_writable_bytes(std::span(&v, 1))).status,
+  EXPECT_EQ(c.read_physical(0xE000, std::as_writable_bytes(std::span(&v, 1))).status,
             ReadStatus::io_error);
   EXPECT_TRUE(c.exhausted());
 }
