@@ -67,19 +67,27 @@ class Offerer {
 // f returns true to stop.
 template <class F>
 bool for_each_low_page(const PhysicalMemory& mem, std::uint64_t begin, std::uint64_t limit, F f) {
-  std::vector<std::byte> buf(kChunk);
+  const auto buf = std::make_unique_for_overwrite<std::byte[]>(kChunk);
   for (const auto& r : mem.ranges()) {
     std::uint64_t pa = std::max((r.base + kPageSize - 1) & ~(kPageSize - 1), begin);
     const std::uint64_t end = std::min(r.end(), limit);
     while (pa + kPageSize <= end) {
+      // Every shape looked for here has nonzero bytes (a jump, present entries), so the pages
+      // a sparse image holds as holes are passed over without being read.
+      const StoredExtent stored = mem.stored_extent(pa, end);
+      if (stored.known_zero && stored.end >= pa + kPageSize) {
+        pa = stored.end & ~(kPageSize - 1);
+        continue;
+      }
       const std::size_t n = static_cast<std::size_t>(
           std::min<std::uint64_t>(kChunk, (end - pa) & ~(kPageSize - 1)));
-      if (!mem.read_physical(pa, std::span(buf).first(n))) {
+      const std::span<std::byte> chunk(buf.get(), n);
+      if (!mem.read_physical(pa, chunk)) {
         pa += kPageSize;  // an unreadable chunk: go page by page past it
         continue;
       }
       for (std::size_t off = 0; off < n; off += kPageSize) {
-        if (f(pa + off, std::span<const std::byte>(buf).subspan(off, kPageSize))) return true;
+        if (f(pa + off, std::span<const std::byte>(chunk).subspan(off, kPageSize))) return true;
       }
       pa += n;
     }

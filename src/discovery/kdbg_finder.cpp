@@ -17,6 +17,16 @@ constexpr std::uint64_t kMaxImageScan = 64ull << 20;
 using format::DbgkdDebugDataHeader64;
 using format::KdbgKeys;
 
+// True when the source knows, without reading, that the page at va holds zeros (a hole of a
+// sparse image): no code and no tag to look for there.
+bool known_zero_page(const Context& ctx, std::uint64_t va) {
+  if (!ctx.space) return false;
+  const Translation t = ctx.space->translate(va);
+  if (!t) return false;
+  const StoredExtent stored = ctx.memory.stored_extent(t.pa, t.pa + kPageSize);
+  return stored.known_zero && stored.end >= t.pa + kPageSize;
+}
+
 // Reads and (when keys are given) decodes the block at va; accepts it as described above.
 bool accept_block(Context& ctx, std::uint64_t va, const std::optional<KdbgKeys>& keys,
                   const std::string& method, std::string& why) {
@@ -63,7 +73,7 @@ bool find_plain_in_image(Context& ctx) {
   std::size_t tags = 0;
   for (std::uint64_t off = 0; off < size; off += kPageSize) {
     const std::uint64_t va = ctx.sys.kernel_base + off;
-    if (!ctx.read(va, std::span(page).first(kPageSize))) continue;
+    if (known_zero_page(ctx, va) || !ctx.read(va, std::span(page).first(kPageSize))) continue;
     for (std::size_t i = 0x10; i + 4 <= kPageSize; i += 8) {
       std::uint32_t tag;
       std::memcpy(&tag, page.data() + i, 4);
@@ -140,8 +150,9 @@ bool find_encoded(Context& ctx) {
     for (std::uint64_t off = 0; off < len;) {
       const auto piece = std::span(page).first(
           static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off)));
-      const auto found =
-          ctx.read(base + off, piece) ? scanner.add(base + off, piece) : scanner.end_run();
+      const auto found = known_zero_page(ctx, base + off) ? scanner.add_zeros(base + off, piece.size())
+                         : ctx.read(base + off, piece)     ? scanner.add(base + off, piece)
+                                                           : scanner.end_run();
       off += piece.size();
       if (try_routines(ctx, found, matches)) return true;
       if (off == len && try_routines(ctx, scanner.end_run(), matches)) return true;

@@ -142,6 +142,26 @@ std::vector<KdCopyDataBlockMatch> KdCopyScanner::add(std::uint64_t va,
   return out;
 }
 
+std::vector<KdCopyDataBlockMatch> KdCopyScanner::add_zeros(std::uint64_t va, std::size_t size) {
+  std::vector<KdCopyDataBlockMatch> out;
+  if (!code_.empty() && va != va_ + code_.size()) out = end_run();
+  // Nothing is pending: the zeros start no routine, and code after them starts a new run with
+  // the same routines as if the zeros had been added.
+  if (code_.empty()) return out;
+  if (size < kCarry) {
+    const std::vector<std::byte> zeros(size);
+    auto more = add(va, zeros);
+    out.insert(out.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+    return out;
+  }
+  // Every window that starts before the zeros ends inside the first kCarry of them.
+  code_.resize(code_.size() + kCarry);
+  auto more = take(true);
+  out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  return out;
+}
+
 std::vector<KdCopyDataBlockMatch> KdCopyScanner::end_run() { return take(true); }
 
 std::vector<KdCopyDataBlockMatch> KdCopyScanner::take(bool run_ends) {

@@ -161,3 +161,64 @@ TEST(KdCopyScanner, AGapStartsANewRunAndNothingSpansIt) {
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].cmp_va, kVa + 0xFD1);
 }
+
+// Zeros the source knows without reading them (holes of a sparse image) are given to the
+// scanner by size only: what it reports must be what the zero bytes themselves give, for
+// routines whose windows run into the zeros, routines after them, and stretches of zeros
+// shorter than a window.
+namespace {
+struct Piece {
+  std::size_t offset, size;
+  bool zeros;
+};
+std::vector<pagedump::KdCopyDataBlockMatch> scan_pieces(const std::vector<std::byte>& code,
+                                                        std::uint64_t va,
+                                                        const std::vector<Piece>& pieces,
+                                                        bool zeros_by_size) {
+  pagedump::KdCopyScanner scanner(0x1000);
+  std::vector<pagedump::KdCopyDataBlockMatch> out;
+  for (const Piece& p : pieces) {
+    auto found = p.zeros && zeros_by_size
+                     ? scanner.add_zeros(va + p.offset, p.size)
+                     : scanner.add(va + p.offset, std::span(code).subspan(p.offset, p.size));
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  auto rest = scanner.end_run();
+  out.insert(out.end(), rest.begin(), rest.end());
+  return out;
+}
+}  // namespace
+
+TEST(KdCopyScanner, ZerosAddedBySizeFindWhatTheZeroBytesFind) {
+  constexpr std::uint64_t kVa = 0xfffff80000400000ull;
+  // Code, a page of zeros, code, 0x100 zeros (shorter than a window), code, two pages of zeros.
+  const std::vector<Piece> pieces = {{0x0000, 0x1000, false}, {0x1000, 0x1000, true},
+                                     {0x2000, 0x0F00, false}, {0x2F00, 0x0100, true},
+                                     {0x3000, 0x1000, false}, {0x4000, 0x2000, true}};
+  std::size_t reported = 0;
+  for (std::size_t at = 0; at + sizeof(kRoutine) <= 0x4000; at += 0x10) {
+    auto code = code_with_routine_at(at, 0x6000);
+    bool in_zeros = false;
+    for (const Piece& p : pieces) {
+      if (!p.zeros) continue;
+      in_zeros |= at < p.offset + p.size && at + sizeof(kRoutine) > p.offset;
+      std::fill_n(code.begin() + static_cast<std::ptrdiff_t>(p.offset), p.size, std::byte{0});
+    }
+    if (in_zeros) continue;  // a routine overwritten by zeros is not there to find
+    const auto bytes = scan_pieces(code, kVa, pieces, false);
+    const auto sizes = scan_pieces(code, kVa, pieces, true);
+    ASSERT_EQ(sizes.size(), bytes.size()) << "routine at " << at;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      EXPECT_EQ(sizes[i].cmp_va, bytes[i].cmp_va) << at;
+      EXPECT_EQ(sizes[i].end_va, bytes[i].end_va) << at;
+      EXPECT_EQ(sizes[i].lea_targets, bytes[i].lea_targets) << at;
+      EXPECT_EQ(sizes[i].qword_loads, bytes[i].qword_loads) << at;
+      EXPECT_EQ(sizes[i].word_counts, bytes[i].word_counts) << at;
+    }
+    reported += bytes.size();
+  }
+  // Each routine that fits between the zeros is found once, its window running into them:
+  // 251 positions in the first stretch of code (0 to 0xFA0), 235 in the second (0x2000 to
+  // 0x2EA0), 251 in the third (0x3000 to 0x3FA0).
+  EXPECT_EQ(reported, 251u + 235u + 251u);
+}

@@ -44,6 +44,10 @@ class KdCopyScanner {
   explicit KdCopyScanner(std::size_t block_bytes = 64 * 1024);
   // Adds `code` mapped at `va`; returns the routines it completed, in code order.
   std::vector<KdCopyDataBlockMatch> add(std::uint64_t va, std::span<const std::byte> code);
+  // The same as add() of `size` zero bytes at `va`, without the bytes: for pages the source
+  // knows are zeros (a hole of a sparse image), which no routine starts in. Only the zeros a
+  // window from the code before them can reach are kept; a longer stretch ends the run.
+  std::vector<KdCopyDataBlockMatch> add_zeros(std::uint64_t va, std::size_t size);
   // Ends the run (the code's end, or a gap before what comes next); returns what it held.
   std::vector<KdCopyDataBlockMatch> end_run();
 
