@@ -52,7 +52,6 @@ class CountingMemory final : public PhysicalMemory {
   static constexpr std::uint64_t kBlock = 16 * 1024;
 
  private:
-
   ReadResult read_direct(std::uint64_t pa, std::span<std::byte> out) const {
     if (bytes_read_.fetch_add(out.size(), std::memory_order_relaxed) + out.size() > budget_) {
       exhausted_.store(true, std::memory_order_relaxed);

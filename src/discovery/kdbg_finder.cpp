@@ -150,9 +150,12 @@ bool find_encoded(Context& ctx) {
     for (std::uint64_t off = 0; off < len;) {
       const auto piece = std::span(page).first(
           static_cast<std::size_t>(std::min<std::uint64_t>(kPageSize, len - off)));
-      const auto found = known_zero_page(ctx, base + off) ? scanner.add_zeros(base + off, piece.size())
-                         : ctx.read(base + off, piece)     ? scanner.add(base + off, piece)
-                                                           : scanner.end_run();
+      std::vector<KdCopyDataBlockMatch> found;
+      if (known_zero_page(ctx, base + off)) {
+        found = scanner.add_zeros(base + off, piece.size());
+      } else {
+        found = ctx.read(base + off, piece) ? scanner.add(base + off, piece) : scanner.end_run();
+      }
       off += piece.size();
       if (try_routines(ctx, found, matches)) return true;
       if (off == len && try_routines(ctx, scanner.end_run(), matches)) return true;
