@@ -75,6 +75,10 @@ class PhysicalMemory {
     return {false, limit};
   }
 
+  // True when the source knows, without reading, that all of [pa, pa + size) is zeros
+  // (stored_extent says so up to its end): scans for nonzero shapes pass over it.
+  bool known_zero(std::uint64_t pa, std::uint64_t size) const;
+
   // Convenience: throws Error(not_present / truncated / io) with describe() on failure.
   void read_physical_or_throw(std::uint64_t pa, std::span<std::byte> out) const;
 

@@ -38,6 +38,11 @@ void PhysicalMemory::read_physical_or_throw(std::uint64_t pa, std::span<std::byt
   if (!r) throw Error(kind_of(r.status), describe(r, "physical"));
 }
 
+bool PhysicalMemory::known_zero(std::uint64_t pa, std::uint64_t size) const {
+  const StoredExtent stored = stored_extent(pa, pa + size);
+  return stored.known_zero && stored.end >= pa + size;
+}
+
 std::uint64_t PhysicalMemory::total_bytes() const {
   std::uint64_t total = 0;
   for (const auto& r : ranges()) total += r.size;

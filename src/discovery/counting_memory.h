@@ -68,8 +68,7 @@ class CountingMemory final : public PhysicalMemory {
     if (held_ == block) return true;
     if (refused_ == block) return false;
     if (bytes_read() + kBlock > budget_) return false;
-    const StoredExtent stored = inner_.stored_extent(block, block + kBlock);
-    held_zero_ = stored.known_zero && stored.end == block + kBlock;
+    held_zero_ = inner_.known_zero(block, kBlock);
     if (held_zero_) {
       bytes_read_.fetch_add(kBlock, std::memory_order_relaxed);
       held_ = block;

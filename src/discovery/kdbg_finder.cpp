@@ -22,9 +22,7 @@ using format::KdbgKeys;
 bool known_zero_page(const Context& ctx, std::uint64_t va) {
   if (!ctx.space) return false;
   const Translation t = ctx.space->translate(va);
-  if (!t) return false;
-  const StoredExtent stored = ctx.memory.stored_extent(t.pa, t.pa + kPageSize);
-  return stored.known_zero && stored.end >= t.pa + kPageSize;
+  return t && ctx.memory.known_zero(t.pa, kPageSize);
 }
 
 // Reads and (when keys are given) decodes the block at va; accepts it as described above.

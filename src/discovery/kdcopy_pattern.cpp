@@ -143,23 +143,15 @@ std::vector<KdCopyDataBlockMatch> KdCopyScanner::add(std::uint64_t va,
 }
 
 std::vector<KdCopyDataBlockMatch> KdCopyScanner::add_zeros(std::uint64_t va, std::size_t size) {
-  std::vector<KdCopyDataBlockMatch> out;
-  if (!code_.empty() && va != va_ + code_.size()) out = end_run();
-  // Nothing is pending: the zeros start no routine, and code after them starts a new run with
-  // the same routines as if the zeros had been added.
-  if (code_.empty()) return out;
-  if (size < kCarry) {
-    const std::vector<std::byte> zeros(size);
-    auto more = add(va, zeros);
-    out.insert(out.end(), std::make_move_iterator(more.begin()),
-               std::make_move_iterator(more.end()));
-    return out;
-  }
+  // Zeros after a gap end the run before them, and start no routine of their own.
+  if (!code_.empty() && va != va_ + code_.size()) return end_run();
+  // Nothing is pending: code after the zeros starts a new run with the same routines as if the
+  // zeros had been added.
+  if (code_.empty()) return {};
+  if (size < kCarry) return add(va, std::vector<std::byte>(size));
   // Every window that starts before the zeros ends inside the first kCarry of them.
   code_.resize(code_.size() + kCarry);
-  auto more = take(true);
-  out.insert(out.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-  return out;
+  return take(true);
 }
 
 std::vector<KdCopyDataBlockMatch> KdCopyScanner::end_run() { return take(true); }

@@ -57,3 +57,17 @@ TEST(MemoryImage, TruncationReportsTheFirstMissingAddress) {
   image.truncate_at(std::nullopt);
   EXPECT_TRUE(image.read_physical(0x7ff0, buf).ok());
 }
+
+// PhysicalMemory::known_zero: the whole span must lie in one known-zero extent.
+TEST(MemoryImage, KnownZeroIsTheWholeSpanOrNothing) {
+  MemoryImage image;
+  image.map(0, 0x10000);
+  image.write_u64(0x5008, 1);
+  EXPECT_FALSE(image.known_zero(0x1000, 0x1000));  // unwritten, but not reported as zeros
+  image.report_unwritten_as_known_zero();
+  EXPECT_TRUE(image.known_zero(0x1000, 0x4000));   // pages 1 to 4, none written
+  EXPECT_FALSE(image.known_zero(0x1000, 0x5000));  // reaches the written page 5
+  EXPECT_FALSE(image.known_zero(0x5000, 0x1000));  // the written page itself
+  EXPECT_TRUE(image.known_zero(0x6000, 0xA000));   // up to the range's end
+  EXPECT_FALSE(image.known_zero(0x6000, 0xB000));  // past it
+}
