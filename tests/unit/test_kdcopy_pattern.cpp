@@ -109,19 +109,36 @@ TEST(KdCopyPattern, OpcodeBytesAndNearMissesBeforeItDoNotHideIt) {
 // carry, so this puts a block boundary every page or two): the routine is reported once, with
 // its whole window, wherever it falls against the boundaries.
 namespace {
-std::vector<pagedump::KdCopyDataBlockMatch> scan_in_pages(const std::vector<std::byte>& code,
-                                                          std::uint64_t va,
-                                                          std::size_t block) {
+// A stretch of the code given to the scanner in one call; `zeros`: it holds only zeros, and
+// zeros_by_size below gives it with add_zeros instead of its bytes.
+struct Piece {
+  std::size_t offset, size;
+  bool zeros = false;
+};
+std::vector<pagedump::KdCopyDataBlockMatch> scan_pieces(const std::vector<std::byte>& code,
+                                                        std::uint64_t va,
+                                                        const std::vector<Piece>& pieces,
+                                                        std::size_t block, bool zeros_by_size) {
   pagedump::KdCopyScanner scanner(block);
   std::vector<pagedump::KdCopyDataBlockMatch> out;
-  for (std::size_t off = 0; off < code.size(); off += 0x1000) {
-    const std::size_t n = std::min<std::size_t>(0x1000, code.size() - off);
-    auto found = scanner.add(va + off, std::span(code).subspan(off, n));
+  for (const Piece& p : pieces) {
+    auto found = p.zeros && zeros_by_size
+                     ? scanner.add_zeros(va + p.offset, p.size)
+                     : scanner.add(va + p.offset, std::span(code).subspan(p.offset, p.size));
     out.insert(out.end(), found.begin(), found.end());
   }
   auto rest = scanner.end_run();
   out.insert(out.end(), rest.begin(), rest.end());
   return out;
+}
+std::vector<pagedump::KdCopyDataBlockMatch> scan_in_pages(const std::vector<std::byte>& code,
+                                                          std::uint64_t va,
+                                                          std::size_t block) {
+  std::vector<Piece> pages;
+  for (std::size_t off = 0; off < code.size(); off += 0x1000) {
+    pages.push_back({off, std::min<std::size_t>(0x1000, code.size() - off)});
+  }
+  return scan_pieces(code, va, pages, block, false);
 }
 }  // namespace
 
@@ -166,29 +183,6 @@ TEST(KdCopyScanner, AGapStartsANewRunAndNothingSpansIt) {
 // scanner by size only: what it reports must be what the zero bytes themselves give, for
 // routines whose windows run into the zeros, routines after them, and stretches of zeros
 // shorter than a window.
-namespace {
-struct Piece {
-  std::size_t offset, size;
-  bool zeros;
-};
-std::vector<pagedump::KdCopyDataBlockMatch> scan_pieces(const std::vector<std::byte>& code,
-                                                        std::uint64_t va,
-                                                        const std::vector<Piece>& pieces,
-                                                        bool zeros_by_size) {
-  pagedump::KdCopyScanner scanner(0x1000);
-  std::vector<pagedump::KdCopyDataBlockMatch> out;
-  for (const Piece& p : pieces) {
-    auto found = p.zeros && zeros_by_size
-                     ? scanner.add_zeros(va + p.offset, p.size)
-                     : scanner.add(va + p.offset, std::span(code).subspan(p.offset, p.size));
-    out.insert(out.end(), found.begin(), found.end());
-  }
-  auto rest = scanner.end_run();
-  out.insert(out.end(), rest.begin(), rest.end());
-  return out;
-}
-}  // namespace
-
 TEST(KdCopyScanner, ZerosAddedBySizeFindWhatTheZeroBytesFind) {
   constexpr std::uint64_t kVa = 0xfffff80000400000ull;
   // Code, a page of zeros, code, 0x100 zeros (shorter than a window), code, two pages of zeros.
@@ -205,8 +199,8 @@ TEST(KdCopyScanner, ZerosAddedBySizeFindWhatTheZeroBytesFind) {
       std::fill_n(code.begin() + static_cast<std::ptrdiff_t>(p.offset), p.size, std::byte{0});
     }
     if (in_zeros) continue;  // a routine overwritten by zeros is not there to find
-    const auto bytes = scan_pieces(code, kVa, pieces, false);
-    const auto sizes = scan_pieces(code, kVa, pieces, true);
+    const auto bytes = scan_pieces(code, kVa, pieces, 0x1000, false);
+    const auto sizes = scan_pieces(code, kVa, pieces, 0x1000, true);
     ASSERT_EQ(sizes.size(), bytes.size()) << "routine at " << at;
     for (std::size_t i = 0; i < bytes.size(); ++i) {
       EXPECT_EQ(sizes[i].cmp_va, bytes[i].cmp_va) << at;
