@@ -2,7 +2,7 @@
 # Installs the Debian packages pagedump needs, only those missing. Sourced by the other scripts.
 set -euo pipefail
 PAGEDUMP_PACKAGES=(
-  cmake ninja-build g++ clang-14 libclang-rt-14-dev
+  cmake ninja-build g++ clang-14 libclang-rt-14-dev lld
   libcli11-dev libfmt-dev nlohmann-json3-dev libzydis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   qemu-system-x86   # real QEMU captures in the image-source tests
