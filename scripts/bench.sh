@@ -93,6 +93,13 @@ convert() { "$pd" convert "$1" --memory-map "$1.map" -o "$2" --force --quiet "${
 echo "# pagedump benchmark$( ((smoke)) && echo ' (smoke run: figures not for the record)')"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -r); date: $(date -u +%Y-%m-%d)"
 echo "folder: $dir ($(df -T "$dir" | awk 'NR==2 {print $1 ", " $2}')); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+# The tool's start-up depends on its link placing the everyday functions first
+# (tools/pagedump/hot_functions.txt): a list that no longer matches the code, or a link without
+# lld, shows here before it shows in the sparse conversions.
+hot=tools/pagedump/hot_functions.txt
+listed=$(grep -vc '^#' "$hot")
+present=$(nm --defined-only "$pd" | awk '{print $3}' | sort -u | grep -cxF -f <(grep -v '^#' "$hot") || true)
+echo "tool: linked by $(readelf -p .comment "$pd" | sed -n 's/.*Linker: \(.*\)/\1/p' | head -1 | grep . || echo 'GNU ld'); $present of the $listed functions of $hot are in it"
 echo
 echo "## Micro-benchmarks (bench/micro_benchmarks.cpp)"
 echo '```'
