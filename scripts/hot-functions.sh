@@ -6,7 +6,7 @@
 # Why: a command's own work is small next to its start-up, and start-up is mostly first
 # touches of code. A page fault maps the 64 KiB around it; the 300 KB a conversion runs were
 # spread over nearly every 64 KiB of the tool's 1.9 MB, so one conversion took a fault in
-# 21 of them. Packed, they fill five (docs/performance.md, "Sixth round").
+# 21 of them. Packed, they fill six (docs/performance.md, "Sixth round").
 #
 # The list is what valgrind's callgrind saw each command below execute (callers and callees),
 # run on a synthetic 1 GiB image and its dumps, kept where the tool defines it as code: first
