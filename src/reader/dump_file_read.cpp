@@ -1,6 +1,7 @@
 // Reading physical memory from an opened dump: page lookup, truncation, the range list.
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "../io/mapped_view.h"
 #include "dump_file_internal.h"
@@ -50,13 +51,23 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
     std::size_t n = static_cast<std::size_t>(
         std::min<std::uint64_t>(out.size() - done, kPageSize - in_page));
     std::unique_lock lock(cache_->lock);
+    std::optional<std::uint64_t> page;
+    bool looked_up = false;
     // Mapped, the mapping is the cache: a page read from it costs a copy, as a hit does, and
     // caching it would add a copy and a slot to commit (zero) for each page read once.
-    if (!bulk && !mapped_) {
-      const std::byte* cached = cache_->get(pfn, [&](std::span<std::byte, kPageSize> slot) {
-        auto page = page_offset_locked(pfn);
-        return page && file_.read_at(*page, slot) == kPageSize;
-      });
+    if (!bulk && !mapped_ && cache_->enabled()) {
+      const std::byte* cached = cache_->find(pfn);
+      if (!cached) {
+        page = page_offset_locked(pfn);
+        looked_up = true;
+        // Only a page the file holds whole takes a way: reading an absent page, or one past
+        // the end of a truncated file, evicts nothing.
+        if (page && *page <= file_.size() && file_.size() - *page >= kPageSize) {
+          cached = cache_->insert(pfn, [&](std::span<std::byte, kPageSize> slot) {
+            return file_.read_at(*page, slot) == kPageSize;
+          });
+        }
+      }
       if (cached) {
         std::memcpy(out.data() + done, cached + in_page, n);
         done += n;
@@ -65,7 +76,7 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
     }
     // Not cached (a large read, a mapped file, an absent page, the end of the file): from the
     // file.
-    auto page = page_offset_locked(pfn);
+    if (!looked_up) page = page_offset_locked(pfn);
     if (!page) return {ReadStatus::not_present, addr, 0};
     std::uint64_t at = *page + in_page;
     if (at >= file_.size()) return {ReadStatus::truncated, addr, at};

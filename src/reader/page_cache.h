@@ -60,11 +60,9 @@ class PageCache {
 
   bool enabled() const noexcept { return sets_ != 0; }
 
-  // The cached bytes of page `pfn`; on a miss, fill(slot) is called to read the page into a
-  // 4 KiB slot and the page is cached only if it returns true. nullptr when it is not cached
-  // (fill failed, or the cache is disabled).
-  template <class Fill>
-  const std::byte* get(std::uint64_t pfn, Fill&& fill) {
+  // The cached bytes of page `pfn`, or nullptr when it is not cached (or the cache is
+  // disabled).
+  const std::byte* find(std::uint64_t pfn) noexcept {
     if (!enabled()) return nullptr;
     Set& set = index_[pfn & (sets_ - 1)];
     const std::uint64_t key = page_key(pfn);
@@ -74,13 +72,26 @@ class PageCache {
         return slot(set.tag[w]);
       }
     }
+    return nullptr;
+  }
+
+  // Caches page `pfn`, which find() has just missed, in place of its set's least recently used
+  // page: fill(slot) reads it into a 4 KiB slot, and the page is cached only if it returns
+  // true. The caller asks only for a page the file holds, so that reading an absent page
+  // evicts nothing; a fill that fails all the same (an I/O error, a file that shrank) leaves
+  // the way empty. nullptr when the page is not cached (fill failed, or the cache is
+  // disabled).
+  template <class Fill>
+  const std::byte* insert(std::uint64_t pfn, Fill&& fill) {
+    if (!enabled()) return nullptr;
+    Set& set = index_[pfn & (sets_ - 1)];
     const std::size_t w = victim(set);
     std::uint64_t own = set.tag[w] & slot_mask_;
     if (own == 0) own = ++slots_used_;
     set.tag[w] = own;  // keeps its slot, holds no page unless the read succeeds
     std::byte* const page = slot(own);
     if (!fill(std::span<std::byte, kPage>(page, kPage))) return nullptr;
-    set.tag[w] = key | own;
+    set.tag[w] = page_key(pfn) | own;
     set.used[w] = ++tick_;
     return page;
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <cstring>
@@ -527,7 +528,7 @@ TEST(DumpReader, PagesSpreadOverEverySetKeepTheirOwnBytes) {
   // each way given the next unused 4 KiB the first time it holds a page. A first pass fills
   // the sets unevenly (pages 1 to 0x13 land five or four to a set), then every page of the
   // dump is read three times over, evicting as it goes, with reads of absent pages between
-  // (a way whose read fails keeps its memory for the next page): a way that shared another's
+  // (which take no way): a way that shared another's
   // memory would return another page's bytes, and one given memory beyond the capacity
   // writes out of bounds (the sanitizer build).
   DumpSpec spec;
@@ -591,6 +592,69 @@ TEST(DumpReader, LargeReadsGoToTheFileAndSmallOnesComeFromTheCache) {
   ASSERT_TRUE(uncached->read_physical(0x10 * kPageSize + 0xfff, b));
   EXPECT_EQ(b[0], page_byte(0x10, 0xfff));
   EXPECT_EQ(b[1], std::byte{0x5a});
+}
+
+TEST(DumpReader, ReadingAnAbsentPageEvictsNoCachedPage) {
+  // One set of eight pages, full. Reads of pages the dump does not hold, and of a page that
+  // lies past the end of the truncated file, must leave the eight cached: a debugger probing
+  // absent addresses would otherwise empty the cache of what it reads most. The file is then
+  // changed under the reader, so a page served from the cache shows the old bytes and one
+  // read again shows the new.
+  DumpSpec spec;
+  spec.runs = {{0x10, 0x20}};
+  auto o = build_and_open(spec, 0);
+  // The run's last page, 0x2f, is cut in half.
+  std::filesystem::resize_file(o.path, o.built.first_page_offset + 0x1f * kPageSize + 0x800);
+  auto dump = DumpFile::open(o.path.string(), 8 * kPageSize);
+  ASSERT_TRUE(dump->truncated());
+  auto first_byte = [&](std::uint64_t pfn) {
+    std::byte b[1];
+    EXPECT_TRUE(dump->read_physical(pfn * kPageSize, b)) << std::hex << pfn;
+    return b[0];
+  };
+  for (std::uint64_t pfn = 0x10; pfn < 0x18; ++pfn) first_byte(pfn);
+  std::byte b[1];
+  for (std::uint64_t pfn : {0x0ull, 0x8ull, 0x30ull, 0x1000ull, 0x123456ull}) {
+    EXPECT_EQ(dump->read_physical(pfn * kPageSize, b).status, ReadStatus::not_present) << pfn;
+  }
+  // Its first half is read from the file, its second half is not there; neither is cached.
+  EXPECT_TRUE(dump->read_physical(0x2f * kPageSize + 0x7ff, b));
+  EXPECT_EQ(b[0], page_byte(0x2f, 0x7ff));
+  EXPECT_EQ(dump->read_physical(0x2f * kPageSize + 0x800, b).status, ReadStatus::truncated);
+  {
+    std::fstream f(o.path, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::uint64_t k = 0; k < 0x9; ++k) {
+      f.seekp(static_cast<std::streamoff>(o.built.first_page_offset + k * kPageSize));
+      f.put('\x5a');
+    }
+  }
+  for (std::uint64_t pfn = 0x10; pfn < 0x18; ++pfn) {
+    EXPECT_EQ(first_byte(pfn), page_byte(pfn, 0)) << std::hex << pfn << " was evicted";
+  }
+  EXPECT_EQ(first_byte(0x18), std::byte{0x5a});  // a miss: read from the changed file,
+  EXPECT_EQ(first_byte(0x10), std::byte{0x5a});  // in the place of 0x10, the oldest
+}
+
+TEST(DumpReader, APageWhoseReadFailsIsNotCachedAndItsWayServesTheNext) {
+  // The file shrinks after it was opened: the read of a page that is no longer there fails
+  // and empties the way it was to take (its slot had the evicted page's bytes), and the next
+  // page read takes that way and its memory.
+  DumpSpec spec;
+  spec.runs = {{0x10, 0x20}};
+  auto o = build_and_open(spec, 8 * kPageSize);
+  const DumpFile* dump = o.dump.get();
+  std::vector<std::byte> page(kPageSize), want(kPageSize);
+  auto check = [&](std::uint64_t pfn) {
+    fill_page(pfn, want);
+    ASSERT_TRUE(dump->read_physical(pfn * kPageSize, page)) << std::hex << pfn;
+    ASSERT_EQ(page, want) << std::hex << pfn;
+  };
+  for (std::uint64_t pfn = 0x10; pfn < 0x18; ++pfn) check(pfn);
+  std::filesystem::resize_file(o.path, o.built.first_page_offset + 0x1c * kPageSize);
+  EXPECT_EQ(dump->read_physical(0x2c * kPageSize, page).status, ReadStatus::truncated);
+  EXPECT_EQ(dump->read_physical(0x2c * kPageSize, page).status, ReadStatus::truncated);
+  for (std::uint64_t pfn = 0x18; pfn < 0x2c; ++pfn) check(pfn);  // evicting all the way round
+  for (std::uint64_t pfn = 0x24; pfn < 0x2c; ++pfn) check(pfn);  // the last eight: hits
 }
 
 TEST(DumpReader, ReadsAcrossPagesAgreeWhicheverPathServesThem) {
