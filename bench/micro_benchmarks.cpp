@@ -111,8 +111,8 @@ void BM_DumpRandomVirtualPage(benchmark::State& state) {
   auto dump = DumpFile::open(dump_path(state.range(0) != 0), options);
   const auto& g = guest();
   AddressSpace space(*dump, PagingMode::x64_4level, g.truth.dtb);
-  // Pages of the kernel image that the dump holds: the bitmap dump leaves out zero pages, and
-  // a read of an absent page measures a failure, not a read.
+  // Addresses are drawn from the kernel image's pages that the dump holds (all of them, since
+  // both dumps keep zero pages): a read of an absent page would measure a failure.
   std::vector<std::uint64_t> vas;
   space.for_each_mapping(g.truth.kernel_base, g.truth.kernel_base + g.truth.kernel_size - 1,
                          [&](const Mapping& m) {
