@@ -55,7 +55,7 @@ ReadResult DumpFile::read_physical(std::uint64_t pa, std::span<std::byte> out) c
     bool looked_up = false;
     // Mapped, the mapping is the cache: a page read from it costs a copy, as a hit does, and
     // caching it would add a copy and a slot to commit (zero) for each page read once.
-    if (!bulk && !mapped_ && cache_->enabled()) {
+    if (!bulk && !mapped_) {
       const std::byte* cached = cache_->find(pfn);
       if (!cached) {
         page = page_offset_locked(pfn);

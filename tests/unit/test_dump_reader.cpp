@@ -21,6 +21,14 @@ using namespace pagedump::test;
 
 namespace {
 
+// Reads page `pfn` of the dump whole and checks it holds the bytes the builder wrote there.
+void expect_built_page(const DumpFile& dump, std::uint64_t pfn) {
+  std::vector<std::byte> page(kPageSize), want(kPageSize);
+  fill_page(pfn, want);
+  ASSERT_TRUE(dump.read_physical(pfn * kPageSize, page)) << std::hex << pfn;
+  ASSERT_EQ(page, want) << std::hex << pfn;
+}
+
 const char* arch_label(DumpArch a) {
   switch (a) {
     case DumpArch::x64: return "x64";
@@ -536,12 +544,8 @@ TEST(DumpReader, PagesSpreadOverEverySetKeepTheirOwnBytes) {
   spec.runs = {{0x1, 0x60}, {0x8000, 0x60}};
   auto o = build_and_open(spec, 128 * 1024);
   const DumpFile* dump = o.dump.get();
-  std::vector<std::byte> page(kPageSize), want(kPageSize);
-  auto check = [&](std::uint64_t pfn) {
-    fill_page(pfn, want);
-    ASSERT_TRUE(dump->read_physical(pfn * kPageSize, page)) << std::hex << pfn;
-    ASSERT_EQ(page, want) << std::hex << pfn;
-  };
+  std::vector<std::byte> page(kPageSize);
+  auto check = [&](std::uint64_t pfn) { expect_built_page(*dump, pfn); };
   for (std::uint64_t pfn = 0x1; pfn < 0x14; ++pfn) check(pfn);
   for (int pass = 0; pass < 3; ++pass) {
     for (std::uint64_t k = 0; k < 0xc0; ++k) {
@@ -643,12 +647,8 @@ TEST(DumpReader, APageWhoseReadFailsIsNotCachedAndItsWayServesTheNext) {
   spec.runs = {{0x10, 0x20}};
   auto o = build_and_open(spec, 8 * kPageSize);
   const DumpFile* dump = o.dump.get();
-  std::vector<std::byte> page(kPageSize), want(kPageSize);
-  auto check = [&](std::uint64_t pfn) {
-    fill_page(pfn, want);
-    ASSERT_TRUE(dump->read_physical(pfn * kPageSize, page)) << std::hex << pfn;
-    ASSERT_EQ(page, want) << std::hex << pfn;
-  };
+  auto check = [&](std::uint64_t pfn) { expect_built_page(*dump, pfn); };
+  std::vector<std::byte> page(kPageSize);
   for (std::uint64_t pfn = 0x10; pfn < 0x18; ++pfn) check(pfn);
   std::filesystem::resize_file(o.path, o.built.first_page_offset + 0x1c * kPageSize);
   EXPECT_EQ(dump->read_physical(0x2c * kPageSize, page).status, ReadStatus::truncated);
